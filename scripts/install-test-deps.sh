@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian bookworm machine:
+# PostgreSQL (second backend), etcd 3.5 server and etcdctl from trixie (the
+# reference peer), protobuf-compiler, openssl, and the Python test clients.
+# Idempotent: a machine that already has everything does no network work.
+set -euo pipefail
+
+need=()
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "install-test-deps: installing ${need[*]}"
+  if ! grep -rqs 'trixie' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    cat > /etc/apt/sources.list.d/trixie.sources <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    # Keep bookworm the default; trixie is only used where asked for with -t.
+    cat > /etc/apt/preferences.d/trixie-pin <<'PIN'
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+PIN
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  base=()
+  trixie=()
+  for p in "${need[@]}"; do
+    case "$p" in
+      etcd-server|etcd-client) trixie+=("$p") ;;
+      *) base+=("$p") ;;
+    esac
+  done
+  [ ${#base[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${base[@]}"
+  [ ${#trixie[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends -t trixie "${trixie[@]}"
+fi
+
+# The Debian etcd-server package starts a system etcd on 2379; tests start
+# their own on free ports, so a packaged one would only get in the way.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi
+pkill -x etcd >/dev/null 2>&1 || true
+
+etcd --version | head -1
+etcdctl version | head -1
