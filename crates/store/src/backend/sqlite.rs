@@ -1,0 +1,639 @@
+//! The embedded SQLite backend.
+//!
+//! One writer connection, owned by a dedicated thread, runs every write
+//! transaction; reads use a pool of connections, each reading a consistent
+//! snapshot thanks to WAL mode. `synchronous=FULL` makes every commit
+//! durable before it is acknowledged. A lock file keeps a second process
+//! off the same database, since the watch feed of one process would not
+//! see the other's writes.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use tokio::sync::mpsc;
+
+use super::{BackendError, LeaseRow, Reader, Writer, key_condition, system_now_ms};
+use crate::kv::{Event, EventKind, KeyRange, KeyValue};
+use crate::store::Store;
+use crate::writer::{MAX_BATCH, WriteCommand, WriteOp, apply_batch};
+
+/// Idle read connections kept for reuse.
+const MAX_IDLE_READERS: usize = 16;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    revision INTEGER NOT NULL,
+    compact_revision INTEGER NOT NULL,
+    schema_version INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta (id, revision, compact_revision, schema_version) VALUES (1, 1, 0, 1);
+CREATE TABLE IF NOT EXISTS kv (
+    id INTEGER PRIMARY KEY,
+    key BLOB NOT NULL UNIQUE,
+    create_revision INTEGER NOT NULL,
+    mod_revision INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    lease INTEGER NOT NULL,
+    value BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kv_lease ON kv (lease) WHERE lease <> 0;
+CREATE TABLE IF NOT EXISTS log (
+    revision INTEGER NOT NULL,
+    sub INTEGER NOT NULL,
+    key BLOB NOT NULL,
+    deleted INTEGER NOT NULL,
+    create_revision INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    lease INTEGER NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (revision, sub)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS log_key ON log (key, revision);
+CREATE TABLE IF NOT EXISTS lease (
+    id INTEGER PRIMARY KEY,
+    ttl INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL
+);
+";
+
+fn sql_err(e: rusqlite::Error) -> BackendError {
+    BackendError::Sqlite(e)
+}
+
+/// The embedded database: its path, its lock and its idle read connections.
+#[derive(Debug)]
+pub(crate) struct SqliteBackend {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    /// Held open for the life of the backend; the OS lock goes with it.
+    _lock: File,
+}
+
+impl SqliteBackend {
+    /// Opens the database at `path`, creating it and its folder if needed.
+    pub(crate) fn open(path: &Path) -> Result<SqliteBackend, BackendError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| BackendError::Io {
+                context: format!("creating {}", dir.display()),
+                source,
+            })?;
+        }
+        let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| BackendError::Io {
+                context: format!("opening {}", lock_path.display()),
+                source,
+            })?;
+        lock.try_lock().map_err(|_| BackendError::Locked {
+            path: lock_path.display().to_string(),
+        })?;
+        let b = SqliteBackend {
+            path: path.to_path_buf(),
+            readers: Mutex::new(Vec::new()),
+            _lock: lock,
+        };
+        let conn = b.connect()?;
+        conn.execute_batch("PRAGMA journal_mode = WAL;")
+            .map_err(sql_err)?;
+        conn.execute_batch(SCHEMA).map_err(sql_err)?;
+        let version: i64 = conn
+            .query_row("SELECT schema_version FROM meta WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .map_err(sql_err)?;
+        if version != 1 {
+            return Err(BackendError::Corrupt(format!(
+                "{} has schema version {version}; this causeway reads version 1",
+                path.display()
+            )));
+        }
+        Ok(b)
+    }
+
+    fn connect(&self) -> Result<Connection, BackendError> {
+        let conn = Connection::open(&self.path).map_err(sql_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL;
+             PRAGMA busy_timeout = 10000;
+             PRAGMA cache_size = -65536;
+             PRAGMA temp_store = MEMORY;
+             PRAGMA foreign_keys = OFF;",
+        )
+        .map_err(sql_err)?;
+        Ok(conn)
+    }
+
+    /// The newest and compaction revisions.
+    pub(crate) fn revisions(&self) -> Result<(i64, i64), BackendError> {
+        revisions(&self.connect()?)
+    }
+
+    /// A read view; it holds one connection and a read transaction.
+    pub(crate) fn reader(self: &Arc<Self>) -> Result<SqliteReader, BackendError> {
+        let pooled = self
+            .readers
+            .lock()
+            .map_err(|_| BackendError::Task("reader pool poisoned".into()))?
+            .pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        conn.execute_batch("BEGIN").map_err(sql_err)?;
+        Ok(SqliteReader {
+            conn: Some(conn),
+            backend: self.clone(),
+        })
+    }
+}
+
+/// A read transaction on a pooled connection.
+#[derive(Debug)]
+pub(crate) struct SqliteReader {
+    conn: Option<Connection>,
+    backend: Arc<SqliteBackend>,
+}
+
+impl SqliteReader {
+    fn conn(&self) -> Result<&Connection, BackendError> {
+        // Only `Drop` takes the connection out.
+        self.conn
+            .as_ref()
+            .ok_or_else(|| BackendError::Task("reader used after release".into()))
+    }
+}
+
+impl Drop for SqliteReader {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if conn.execute_batch("ROLLBACK").is_err() {
+                return;
+            }
+            if let Ok(mut pool) = self.backend.readers.lock()
+                && pool.len() < MAX_IDLE_READERS
+            {
+                pool.push(conn);
+            }
+        }
+    }
+}
+
+/// The open write transaction of the writer thread. It holds the
+/// connection mutably, since a shared `&Connection` may not cross threads.
+struct SqliteWriter<'c> {
+    conn: &'c mut Connection,
+}
+
+/// Implements `Reader` for a type with a `conn()` giving the connection.
+macro_rules! sqlite_reader {
+    ($t:ty) => {
+        impl Reader for $t {
+            async fn revisions(&mut self) -> Result<(i64, i64), BackendError> {
+                revisions(self.conn()?)
+            }
+            async fn range(
+                &mut self,
+                range: &KeyRange,
+                at: Option<i64>,
+                limit: usize,
+                keys_only: bool,
+            ) -> Result<Vec<KeyValue>, BackendError> {
+                range_rows(self.conn()?, range, at, limit, keys_only)
+            }
+            async fn count(
+                &mut self,
+                range: &KeyRange,
+                at: Option<i64>,
+            ) -> Result<i64, BackendError> {
+                count(self.conn()?, range, at)
+            }
+            async fn events(
+                &mut self,
+                from: i64,
+                to: i64,
+                limit: usize,
+            ) -> Result<Vec<Event>, BackendError> {
+                events(self.conn()?, from, to, limit)
+            }
+            async fn lease(&mut self, id: i64) -> Result<Option<LeaseRow>, BackendError> {
+                self.conn()?
+                    .prepare_cached("SELECT id, ttl, expires_at_ms FROM lease WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([id], lease_row).optional())
+                    .map_err(sql_err)
+            }
+            async fn leases(&mut self) -> Result<Vec<LeaseRow>, BackendError> {
+                let conn = self.conn()?;
+                let mut s = conn
+                    .prepare_cached("SELECT id, ttl, expires_at_ms FROM lease")
+                    .map_err(sql_err)?;
+                let rows = s.query_map([], lease_row).map_err(sql_err)?;
+                rows.collect::<Result<_, _>>().map_err(sql_err)
+            }
+            async fn lease_keys(&mut self, id: i64) -> Result<Vec<Bytes>, BackendError> {
+                let conn = self.conn()?;
+                let mut s = conn
+                    .prepare_cached("SELECT key FROM kv WHERE lease = ?1 ORDER BY key")
+                    .map_err(sql_err)?;
+                let rows = s
+                    .query_map([id], |r| r.get::<_, Vec<u8>>(0).map(Bytes::from))
+                    .map_err(sql_err)?;
+                rows.collect::<Result<_, _>>().map_err(sql_err)
+            }
+            async fn now_ms(&mut self) -> Result<i64, BackendError> {
+                Ok(system_now_ms())
+            }
+            async fn oldest_revision(&mut self) -> Result<i64, BackendError> {
+                self.conn()?
+                    .query_row("SELECT coalesce(min(revision), 0) FROM log", [], |r| {
+                        r.get(0)
+                    })
+                    .map_err(sql_err)
+            }
+            async fn db_size(&mut self) -> Result<(i64, i64), BackendError> {
+                let conn = self.conn()?;
+                let pages: i64 = conn
+                    .query_row("PRAGMA page_count", [], |r| r.get(0))
+                    .map_err(sql_err)?;
+                let free: i64 = conn
+                    .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+                    .map_err(sql_err)?;
+                let size: i64 = conn
+                    .query_row("PRAGMA page_size", [], |r| r.get(0))
+                    .map_err(sql_err)?;
+                Ok((pages * size, (pages - free) * size))
+            }
+        }
+    };
+}
+
+sqlite_reader!(SqliteReader);
+sqlite_reader!(SqliteWriter<'_>);
+
+impl SqliteWriter<'_> {
+    fn conn(&self) -> Result<&Connection, BackendError> {
+        Ok(self.conn)
+    }
+}
+
+impl Writer for SqliteWriter<'_> {
+    async fn put(&mut self, kv: &KeyValue, sub: i64) -> Result<(), BackendError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO kv (key, create_revision, mod_revision, version, lease, value)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (key) DO UPDATE SET create_revision = excluded.create_revision,
+                   mod_revision = excluded.mod_revision, version = excluded.version,
+                   lease = excluded.lease, value = excluded.value",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    kv.key.as_ref(),
+                    kv.create_revision,
+                    kv.mod_revision,
+                    kv.version,
+                    kv.lease,
+                    kv.value.as_ref()
+                ])
+            })
+            .map_err(sql_err)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO log (revision, sub, key, deleted, create_revision, version, lease, value)
+                 VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    kv.mod_revision,
+                    sub,
+                    kv.key.as_ref(),
+                    kv.create_revision,
+                    kv.version,
+                    kv.lease,
+                    kv.value.as_ref()
+                ])
+            })
+            .map_err(sql_err)?;
+        Ok(())
+    }
+
+    async fn delete(&mut self, key: &Bytes, revision: i64, sub: i64) -> Result<(), BackendError> {
+        self.conn
+            .prepare_cached("DELETE FROM kv WHERE key = ?1")
+            .and_then(|mut s| s.execute([key.as_ref()]))
+            .map_err(sql_err)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO log (revision, sub, key, deleted, create_revision, version, lease, value)
+                 VALUES (?1, ?2, ?3, 1, 0, 0, 0, x'')",
+            )
+            .and_then(|mut s| s.execute(params![revision, sub, key.as_ref()]))
+            .map_err(sql_err)?;
+        Ok(())
+    }
+
+    async fn set_revisions(
+        &mut self,
+        revision: i64,
+        compact_revision: i64,
+    ) -> Result<(), BackendError> {
+        self.conn
+            .prepare_cached("UPDATE meta SET revision = ?1, compact_revision = ?2 WHERE id = 1")
+            .and_then(|mut s| s.execute([revision, compact_revision]))
+            .map_err(sql_err)?;
+        Ok(())
+    }
+
+    async fn put_lease(&mut self, lease: LeaseRow) -> Result<(), BackendError> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO lease (id, ttl, expires_at_ms) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut s| s.execute([lease.id, lease.ttl, lease.expires_at_ms]))
+            .map_err(sql_err)?;
+        Ok(())
+    }
+
+    async fn delete_lease(&mut self, id: i64) -> Result<(), BackendError> {
+        self.conn
+            .prepare_cached("DELETE FROM lease WHERE id = ?1")
+            .and_then(|mut s| s.execute([id]))
+            .map_err(sql_err)?;
+        Ok(())
+    }
+
+    async fn compact(
+        &mut self,
+        compact_revision: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<u64, BackendError> {
+        // Superseded versions first, tombstones after: a tombstone must not
+        // go while an older version of its key is still there, or the key
+        // would come back to life for reads at later revisions.
+        let superseded = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM log WHERE revision >= ?1 AND revision <= ?2 AND EXISTS (
+                   SELECT 1 FROM log AS n WHERE n.key = log.key
+                     AND n.revision > log.revision AND n.revision <= ?3)",
+            )
+            .and_then(|mut s| s.execute([from, to, compact_revision]))
+            .map_err(sql_err)?;
+        let tombstones = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM log WHERE revision >= ?1 AND revision <= ?2 AND deleted = 1",
+            )
+            .and_then(|mut s| s.execute([from, to]))
+            .map_err(sql_err)?;
+        Ok((superseded + tombstones) as u64)
+    }
+}
+
+fn lease_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LeaseRow> {
+    Ok(LeaseRow {
+        id: r.get(0)?,
+        ttl: r.get(1)?,
+        expires_at_ms: r.get(2)?,
+    })
+}
+
+fn revisions(conn: &Connection) -> Result<(i64, i64), BackendError> {
+    conn.prepare_cached("SELECT revision, compact_revision FROM meta WHERE id = 1")
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+        .map_err(sql_err)
+}
+
+/// SQLite numbers its placeholders `?N`; the shared builder writes `$N`.
+fn sqlite_placeholders(sql: String) -> String {
+    sql.replace('$', "?")
+}
+
+fn kv_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyValue> {
+    Ok(KeyValue {
+        key: Bytes::from(r.get::<_, Vec<u8>>(0)?),
+        create_revision: r.get(1)?,
+        mod_revision: r.get(2)?,
+        version: r.get(3)?,
+        lease: r.get(4)?,
+        value: Bytes::from(r.get::<_, Vec<u8>>(5)?),
+    })
+}
+
+/// The bind values of a key condition, followed by `extra`.
+fn binds(keys: Vec<Bytes>, extra: &[i64]) -> Vec<Value> {
+    keys.into_iter()
+        .map(|k| Value::Blob(k.to_vec()))
+        .chain(extra.iter().map(|&i| Value::Integer(i)))
+        .collect()
+}
+
+fn range_rows(
+    conn: &Connection,
+    range: &KeyRange,
+    at: Option<i64>,
+    limit: usize,
+    keys_only: bool,
+) -> Result<Vec<KeyValue>, BackendError> {
+    if range.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (cond, keys) = key_condition(range, 1);
+    let n = keys.len() + 1;
+    let value = if keys_only { "x''" } else { "value" };
+    // SQLite reads a negative LIMIT as none.
+    let limit = if limit == 0 { -1 } else { limit as i64 };
+    let (sql, vals) = match at {
+        None => (
+            format!(
+                "SELECT key, create_revision, mod_revision, version, lease, {value}
+                 FROM kv WHERE {cond} ORDER BY key LIMIT ${n}"
+            ),
+            binds(keys, &[limit]),
+        ),
+        Some(rev) => (
+            format!(
+                "SELECT l.key, l.create_revision, l.revision, l.version, l.lease, {}
+                 FROM log AS l JOIN (
+                   SELECT key AS k, max(revision) AS r FROM log
+                   WHERE {cond} AND revision <= ${n} GROUP BY key
+                 ) AS m ON l.key = m.k AND l.revision = m.r
+                 WHERE l.deleted = 0 ORDER BY l.key LIMIT ${}",
+                if keys_only { "x''" } else { "l.value" },
+                n + 1
+            ),
+            binds(keys, &[rev, limit]),
+        ),
+    };
+    let mut s = conn
+        .prepare_cached(&sqlite_placeholders(sql))
+        .map_err(sql_err)?;
+    let rows = s
+        .query_map(params_from_iter(vals), kv_row)
+        .map_err(sql_err)?;
+    rows.collect::<Result<_, _>>().map_err(sql_err)
+}
+
+fn count(conn: &Connection, range: &KeyRange, at: Option<i64>) -> Result<i64, BackendError> {
+    if range.is_empty() {
+        return Ok(0);
+    }
+    let (cond, keys) = key_condition(range, 1);
+    let n = keys.len() + 1;
+    let (sql, vals) = match at {
+        None => (
+            format!("SELECT count(*) FROM kv WHERE {cond}"),
+            binds(keys, &[]),
+        ),
+        Some(rev) => (
+            format!(
+                "SELECT count(*) FROM log AS l JOIN (
+                   SELECT key AS k, max(revision) AS r FROM log
+                   WHERE {cond} AND revision <= ${n} GROUP BY key
+                 ) AS m ON l.key = m.k AND l.revision = m.r WHERE l.deleted = 0"
+            ),
+            binds(keys, &[rev]),
+        ),
+    };
+    conn.prepare_cached(&sqlite_placeholders(sql))
+        .and_then(|mut s| s.query_row(params_from_iter(vals), |r| r.get(0)))
+        .map_err(sql_err)
+}
+
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Event)> {
+    let revision: i64 = r.get(0)?;
+    let sub: i64 = r.get(1)?;
+    let key = Bytes::from(r.get::<_, Vec<u8>>(2)?);
+    let deleted: bool = r.get(3)?;
+    let event = if deleted {
+        Event {
+            kind: EventKind::Delete,
+            kv: KeyValue {
+                key,
+                mod_revision: revision,
+                ..KeyValue::default()
+            },
+            prev_kv: None,
+        }
+    } else {
+        Event {
+            kind: EventKind::Put,
+            kv: KeyValue {
+                key,
+                create_revision: r.get(4)?,
+                mod_revision: revision,
+                version: r.get(5)?,
+                lease: r.get(6)?,
+                value: Bytes::from(r.get::<_, Vec<u8>>(7)?),
+            },
+            prev_kv: None,
+        }
+    };
+    Ok((sub, event))
+}
+
+fn events(conn: &Connection, from: i64, to: i64, limit: usize) -> Result<Vec<Event>, BackendError> {
+    const COLS: &str = "revision, sub, key, deleted, create_revision, version, lease, value";
+    let mut s = conn
+        .prepare_cached(&format!(
+            "SELECT {COLS} FROM log WHERE revision >= ?1 AND revision <= ?2 ORDER BY revision, sub LIMIT ?3"
+        ))
+        .map_err(sql_err)?;
+    let rows: Vec<(i64, Event)> = s
+        .query_map(params![from, to, limit as i64], event_row)
+        .map_err(sql_err)?
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
+    let full = rows.len() >= limit;
+    let mut out: Vec<Event> = Vec::with_capacity(rows.len());
+    let mut last = None;
+    for (sub, e) in rows {
+        last = Some((e.revision(), sub));
+        out.push(e);
+    }
+    // Never split a revision: finish the last one.
+    if let (true, Some((rev, sub))) = (full, last) {
+        let mut s = conn
+            .prepare_cached(&format!(
+                "SELECT {COLS} FROM log WHERE revision = ?1 AND sub > ?2 ORDER BY sub"
+            ))
+            .map_err(sql_err)?;
+        let rest = s.query_map(params![rev, sub], event_row).map_err(sql_err)?;
+        for row in rest {
+            out.push(row.map_err(sql_err)?.1);
+        }
+    }
+    Ok(out)
+}
+
+/// Starts the writer thread. It takes every queued request it can (up to
+/// [`MAX_BATCH`]) into one transaction, commits, publishes, then answers.
+pub(crate) fn spawn_writer(
+    b: Arc<SqliteBackend>,
+    mut rx: mpsc::Receiver<WriteCommand>,
+    store: Store,
+) -> Result<(), BackendError> {
+    let mut conn = b.connect()?;
+    std::thread::Builder::new()
+        .name("causeway-sqlite-writer".into())
+        .spawn(move || {
+            while let Some(first) = rx.blocking_recv() {
+                let mut cmds = vec![first];
+                while cmds.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(c) => cmds.push(c),
+                        Err(_) => break,
+                    }
+                }
+                let last_is_barrier = matches!(cmds.last().map(|c| &c.op), Some(WriteOp::Barrier));
+                let outcome = run_batch(&mut conn, &cmds);
+                store.finish_batch(cmds, outcome, |events, revision| {
+                    store.hub().publish(events, revision)
+                });
+                if store.is_closed() && last_is_barrier && rx.is_empty() {
+                    break;
+                }
+            }
+            if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+                tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
+            }
+            tracing::debug!("sqlite writer stopped");
+        })
+        .map_err(|source| BackendError::Io {
+            context: "starting the sqlite writer thread".into(),
+            source,
+        })?;
+    Ok(())
+}
+
+fn run_batch(
+    conn: &mut Connection,
+    cmds: &[WriteCommand],
+) -> Result<crate::writer::BatchOutcome, BackendError> {
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(sql_err)?;
+    let ops: Vec<&WriteOp> = cmds.iter().map(|c| &c.op).collect();
+    let mut w = SqliteWriter { conn: &mut *conn };
+    match futures::executor::block_on(apply_batch(&mut w, &ops)) {
+        Ok(outcome) => match conn.execute_batch("COMMIT") {
+            Ok(()) => Ok(outcome),
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(sql_err(e))
+            }
+        },
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
