@@ -32,6 +32,7 @@ use crate::store::Store;
 use crate::writer::{BatchOutcome, MAX_BATCH, WriteCommand, WriteOp, apply_batch};
 
 const SCHEMA: &str = "
+SET client_min_messages = warning;
 CREATE TABLE IF NOT EXISTS causeway_meta (
     id INT PRIMARY KEY,
     revision BIGINT NOT NULL,
@@ -755,12 +756,16 @@ pub(crate) async fn spawn(
     let (feed_tx, feed_rx) = mpsc::unbounded_channel();
     let listening = Arc::new(AtomicBool::new(false));
     let (notify_tx, notify_rx) = mpsc::unbounded_channel();
-    match listen(&b.dsn, notify_tx, listening.clone()).await {
-        Ok(()) => b.notify.store(true, Ordering::Relaxed),
-        Err(e) => {
-            tracing::info!(error = %e, "database has no LISTEN/NOTIFY; polling for other writers' commits")
+    let listener = match listen(&b.dsn, notify_tx, listening.clone()).await {
+        Ok(client) => {
+            b.notify.store(true, Ordering::Relaxed);
+            Some(client)
         }
-    }
+        Err(e) => {
+            tracing::info!(error = %e, "database has no LISTEN/NOTIFY; polling for other writers' commits");
+            None
+        }
+    };
     spawn_writer(b.clone(), rx, store.clone(), feed_tx).await?;
     tokio::spawn(feed(
         b.clone(),
@@ -768,24 +773,23 @@ pub(crate) async fn spawn(
         feed_rx,
         notify_rx,
         listening,
+        listener,
     ));
     tokio::spawn(lead(b, store, leader));
     Ok(())
 }
 
 /// Opens a connection that listens for commit announcements and forwards
-/// their revisions. `listening` stays true while it works.
+/// their revisions. `listening` stays true while it works. The returned
+/// client must be kept: dropping it closes the connection.
 async fn listen(
     dsn: &str,
     tx: mpsc::UnboundedSender<i64>,
     listening: Arc<AtomicBool>,
-) -> Result<(), BackendError> {
+) -> Result<tokio_postgres::Client, BackendError> {
     let (client, mut conn) = tokio_postgres::connect(dsn, NoTls).await.map_err(pg_err)?;
     let flag = listening.clone();
-    let (client_tx, mut client_rx) = mpsc::channel::<tokio_postgres::Client>(1);
     tokio::spawn(async move {
-        // Keeps the client alive as long as the connection runs.
-        let _client = client_rx.recv().await;
         let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
         while let Some(msg) = messages.next().await {
             match msg {
@@ -808,8 +812,7 @@ async fn listen(
         .await
         .map_err(pg_err)?;
     listening.store(true, Ordering::Relaxed);
-    let _ = client_tx.send(client).await;
-    Ok(())
+    Ok(client)
 }
 
 /// How many events one catch-up read of other processes' commits takes.
@@ -824,6 +827,8 @@ async fn feed(
     mut local: mpsc::UnboundedReceiver<(Vec<Event>, i64)>,
     mut notified: mpsc::UnboundedReceiver<i64>,
     listening: Arc<AtomicBool>,
+    // Held so the LISTEN connection stays open as long as the feed runs.
+    _listener: Option<tokio_postgres::Client>,
 ) {
     let mut shutdown = store.shutdown_signal();
     let mut published = store.hub().published();
