@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian bookworm machine:
 # PostgreSQL (second backend), etcd 3.5 server and etcdctl from trixie (the
-# reference peer), protobuf-compiler, openssl, and the Python test clients.
+# reference peer), protobuf-compiler and libprotobuf-dev, openssl, and the Python test clients.
 # Idempotent: a machine that already has everything does no network work.
 set -euo pipefail
 
@@ -11,6 +11,9 @@ command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+# etcd-client's build script runs protoc on etcd's protos, which import the
+# well-known types (google/protobuf/descriptor.proto) that only this ships.
+[ -f /usr/include/google/protobuf/descriptor.proto ] || need+=(libprotobuf-dev)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${need[*]}"
