@@ -49,7 +49,11 @@ fi
 # The Debian etcd-server package starts a system etcd on 2379; tests start
 # their own on free ports, so a packaged one would only get in the way.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi
-pkill -x etcd >/dev/null 2>&1 || true
+# Only a packaged etcd runs without --data-dir: the tests' own etcds (maybe
+# of another test run on this machine) always pass one and must survive.
+for pid in $(pgrep -x etcd || true); do
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- '--data-dir' || kill "$pid" 2>/dev/null || true
+done
 
 etcd --version | head -1
 etcdctl version | head -1

@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::Error;
 use crate::etcd::probe;
 use crate::net::{accepts, free_addr};
 use crate::process::Supervised;
-use crate::Error;
 
 /// Where to find the binary when `CAUSEWAY_BIN` is unset: the workspace's
 /// target directory, two levels above this crate.
@@ -42,7 +42,9 @@ impl CausewayProcess {
     /// Like [`start`](Self::start), on a SQLite file in a temporary
     /// directory that lives as long as the returned value.
     pub async fn start_sqlite(extra_args: &[&str]) -> Result<Self, Error> {
-        let dir = tempfile::Builder::new().prefix("causeway-sqlite.").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("causeway-sqlite.")
+            .tempdir()?;
         let datastore = format!("sqlite://{}", dir.path().join("store.db").display());
         Self::start_inner(datastore, extra_args, Some(dir)).await
     }
@@ -59,7 +61,9 @@ impl CausewayProcess {
             datastore,
             extra: extra_args.iter().map(|s| s.to_string()).collect(),
             process: None,
-            dir: tempfile::Builder::new().prefix("causeway-proc.").tempdir()?,
+            dir: tempfile::Builder::new()
+                .prefix("causeway-proc.")
+                .tempdir()?,
             _sqlite_dir: sqlite_dir,
         };
         me.spawn().await?;

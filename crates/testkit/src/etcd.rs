@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::Error;
 use crate::net::{accepts, free_addr};
 use crate::process::{Supervised, require_on_path};
-use crate::Error;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -50,8 +50,12 @@ impl EtcdBuilder {
         let mut last = None;
         for _ in 0..3 {
             let dir = match &self.dir {
-                Some(parent) => tempfile::Builder::new().prefix("causeway-etcd.").tempdir_in(parent)?,
-                None => tempfile::Builder::new().prefix("causeway-etcd.").tempdir()?,
+                Some(parent) => tempfile::Builder::new()
+                    .prefix("causeway-etcd.")
+                    .tempdir_in(parent)?,
+                None => tempfile::Builder::new()
+                    .prefix("causeway-etcd.")
+                    .tempdir()?,
             };
             match start_in(&etcd, dir, &self.args).await {
                 Ok(e) => return Ok(e),

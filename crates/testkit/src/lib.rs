@@ -39,7 +39,9 @@ pub enum Error {
         output: String,
     },
     /// A server exited, or never answered, while we waited for it.
-    #[error("{what} did not become ready within {timeout:?}: {detail}\n--- last log lines ({log}) ---\n{tail}")]
+    #[error(
+        "{what} did not become ready within {timeout:?}: {detail}\n--- last log lines ({log}) ---\n{tail}"
+    )]
     NotReady {
         what: String,
         timeout: Duration,

@@ -20,7 +20,10 @@ pub fn free_port() -> u16 {
         #[allow(clippy::expect_used)]
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral loopback port");
         #[allow(clippy::expect_used)]
-        let port = listener.local_addr().expect("local address of a bound socket").port();
+        let port = listener
+            .local_addr()
+            .expect("local address of a bound socket")
+            .port();
         let mut set = handed_out.lock().unwrap_or_else(|e| e.into_inner());
         if set.insert(port) {
             return port;

@@ -6,9 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tempfile::TempDir;
 
+use crate::Error;
 use crate::net::free_port;
 use crate::process::{require_on_path, run};
-use crate::Error;
 
 /// The variable scripts/test.sh sets to the DSN of a superuser on one
 /// PostgreSQL server shared by the whole test run.
@@ -107,7 +107,10 @@ fn with_database(url: &str, name: &str) -> String {
 }
 
 fn psql(url: &str, sql: &str) -> Result<String, Error> {
-    let psql = require_on_path("psql", "install postgresql-client (scripts/install-test-deps.sh)")?;
+    let psql = require_on_path(
+        "psql",
+        "install postgresql-client (scripts/install-test-deps.sh)",
+    )?;
     run(Command::new(psql)
         .arg("-X")
         .arg("-q")
@@ -138,10 +141,13 @@ impl PgServer {
         }
         let data = dir.path().join("data");
         let port = free_port();
-        run(as_postgres(&bin.join("initdb"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "-A", "trust", "--no-sync"]))?;
+        run(as_postgres(&bin.join("initdb")).arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+        ]))?;
         run(as_postgres(&bin.join("pg_ctl"))
             .arg("-D")
             .arg(&data)

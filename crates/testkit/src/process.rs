@@ -59,7 +59,9 @@ impl Supervised {
         let Some(mut child) = self.child.take() else {
             return Err(Error::Missing(format!("{} is not running", self.program)));
         };
-        run(Command::new("kill").arg("-TERM").arg(child.id().to_string()))?;
+        run(Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string()))?;
         Ok(child.wait()?)
     }
 

@@ -9,4 +9,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod differential;
+mod etcdctl;
 mod testkit;

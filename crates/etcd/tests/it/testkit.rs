@@ -40,19 +40,28 @@ async fn postgres_databases_are_fresh_and_dropped() {
             .output()
             .unwrap()
     };
-    let out = psql(db.dsn(), "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'");
+    let out = psql(
+        db.dsn(),
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+    );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
     let dsn = db.dsn().to_string();
     drop(db);
     let out = psql(&dsn, "SELECT 1");
-    assert!(!out.status.success(), "the database outlived its PgDatabase");
+    assert!(
+        !out.status.success(),
+        "the database outlived its PgDatabase"
+    );
 }
 
 #[tokio::test]
 async fn wait_for_times_out_and_succeeds() {
     let err = wait_for(Duration::from_millis(100), || async { false }).await;
-    assert!(matches!(err, Err(causeway_testkit::Error::Timeout(_))), "{err:?}");
+    assert!(
+        matches!(err, Err(causeway_testkit::Error::Timeout(_))),
+        "{err:?}"
+    );
     let mut n = 0;
     wait_for(Duration::from_secs(5), || {
         n += 1;
