@@ -536,7 +536,7 @@ async fn try_etcdctl(reference: &str, candidate: &str, perf: bool) -> Result<(),
     Ok(())
 }
 
-async fn check_perf_side(side: &Side) -> Output {
+async fn check_perf_side(side: &Side) -> (Output, String) {
     let args: Vec<String> = ["check", "perf", "--load=s"]
         .iter()
         .map(|s| s.to_string())
@@ -549,39 +549,46 @@ async fn check_perf_side(side: &Side) -> Output {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     // The progress bar redraws itself with carriage returns, and the
-    // verdicts measure this machine: keep which checks ran and what went
+    // measurements are of this machine: keep which checks ran and what went
     // wrong, not how fast it was.
-    let verdicts = Regex::new(r"^(PASS|FAIL)(: (Throughput|Slowest request|Stddev)).*$").unwrap();
+    let measured = Regex::new(r"(PASS|FAIL): (Throughput|Slowest request|Stddev)").unwrap();
     let keep = |text: &str| -> String {
-        text.split(['\n', '\r'])
-            .filter(|l| !l.trim().is_empty() && !l.contains('%'))
-            .map(|l| verdicts.replace(l, "<verdict>$2 <measured>").into_owned())
-            .filter(|l| l != "PASS" && l != "FAIL")
-            .collect::<Vec<_>>()
-            .join("\n")
+        let mut kept: Vec<String> = Vec::new();
+        for segment in text.split(['\n', '\r']) {
+            if let Some(c) = measured.captures(segment) {
+                kept.push(format!("<verdict>: {} <measured>", &c[2]));
+            } else if segment.contains("ERROR")
+                || segment.contains("Error")
+                || segment.contains("too many errors")
+            {
+                kept.push(segment.trim().to_string());
+            }
+        }
+        kept.join("\n")
     };
     let mut o = side.normalise(None, &keep(&stdout), &keep(&stderr));
     // check perf exits 1 when a measurement misses its target, which on a
     // shared test machine says nothing about the server; any other exit (an
     // error from the server) must match.
     o.status = out.status.code().map(|c| if c == 1 { 0 } else { c });
-    o
+    let raw = format!("{stdout}\n{stderr}").replace('\r', "\n");
+    let tail: String = raw
+        .lines()
+        .filter(|l| !l.contains('%'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    (o, tail)
 }
 
 async fn check_perf(x: &Side, y: &Side) -> Result<(), String> {
-    let (ox, oy) = tokio::join!(check_perf_side(x), check_perf_side(y));
+    let ((ox, rx), (oy, ry)) = tokio::join!(check_perf_side(x), check_perf_side(y));
     if !ox.stdout.contains("<verdict>: Throughput") {
-        return Err(format!(
-            "check perf on the reference did not finish: {ox:?}"
-        ));
+        return Err(format!("check perf on the reference did not finish:\n{rx}"));
     }
     if ox != oy {
-        return Err(mismatch(
-            usize::MAX,
-            "etcdctl check perf --load=s",
-            &ox,
-            &oy,
-            &[],
+        return Err(format!(
+            "{}\n--- raw reference output:\n{rx}\n--- raw candidate output:\n{ry}",
+            mismatch(usize::MAX, "etcdctl check perf --load=s", &ox, &oy, &[])
         ));
     }
     Ok(())
