@@ -313,6 +313,9 @@ impl Side {
             err.push_str(&line);
             err.push('\n');
         }
+        if args.iter().any(|a| a == "json") {
+            collected = split_watch_batches(&collected);
+        }
         (self.normalise(status, &collected, &err), outs)
     }
 
@@ -343,6 +346,9 @@ impl Side {
         for (i, hex) in ids {
             if let Ok(dec) = i64::from_str_radix(hex, 16) {
                 t = t.replace(&dec.to_string(), &format!("<lease{i}>"));
+                // `lease list` zero-pads IDs to 16 digits, `lease grant`
+                // does not.
+                t = t.replace(&format!("{dec:016x}"), &format!("<lease{i}>"));
             }
             t = t.replace(hex.as_str(), &format!("<lease{i}>"));
         }
@@ -454,6 +460,35 @@ impl Rules {
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+/// `etcdctl watch -w json` prints one line per watch response. Which
+/// events share a response depends on whether the watch had caught up when
+/// they were written, a race with the commands that write them; so each
+/// event goes on its own line, without the response's header.
+fn split_watch_batches(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        if let Some(events) = v["Events"].as_array() {
+            for e in events {
+                out.push_str(&format!("event {e}\n"));
+            }
+        }
+        let control = serde_json::json!({
+            "CompactRevision": v["CompactRevision"],
+            "Canceled": v["Canceled"],
+            "Created": v["Created"],
+        });
+        if v["CompactRevision"] != 0 || v["Canceled"] == true || v["Created"] == true {
+            out.push_str(&format!("control {control}\n"));
+        }
+    }
+    out
 }
 
 async fn current_revision(endpoint: &str) -> i64 {
