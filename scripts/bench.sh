@@ -80,25 +80,27 @@ pids+=($!)
 wait_ready "127.0.0.1:$client" "${pids[-1]}" "$work/etcd.log"
 targets+=(--target "etcd=127.0.0.1:$client")
 
-if ! $etcd_only; then
+# Starts causeway store on datastore $2 and adds it as target $1.
+start_causeway() {
+  local name=$1 datastore=$2 port log
   port=$(free_port)
+  log="$work/causeway-$name.log"
   "$causeway" store --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$(free_port)" \
-    --datastore "sqlite://$work/store.db" >"$work/causeway-sqlite.log" 2>&1 &
+    --datastore "$datastore" >"$log" 2>&1 &
   pids+=($!)
-  wait_ready "127.0.0.1:$port" "${pids[-1]}" "$work/causeway-sqlite.log"
-  targets+=(--target "sqlite=127.0.0.1:$port")
+  wait_ready "127.0.0.1:$port" "${pids[-1]}" "$log"
+  targets+=(--target "$name=127.0.0.1:$port")
+}
+
+if ! $etcd_only; then
+  start_causeway sqlite "sqlite://$work/store.db"
 
   # shellcheck source=scripts/postgres.sh
   source scripts/postgres.sh
   start_test_postgres >&2
   pg_started=true
   psql -X -q -v ON_ERROR_STOP=1 -d "$CAUSEWAY_TEST_POSTGRES_URL" -c "CREATE DATABASE causeway_bench" >&2
-  port=$(free_port)
-  "$causeway" store --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$(free_port)" \
-    --datastore "${CAUSEWAY_TEST_POSTGRES_URL%/*}/causeway_bench" >"$work/causeway-postgres.log" 2>&1 &
-  pids+=($!)
-  wait_ready "127.0.0.1:$port" "${pids[-1]}" "$work/causeway-postgres.log"
-  targets+=(--target "postgres=127.0.0.1:$port")
+  start_causeway postgres "${CAUSEWAY_TEST_POSTGRES_URL%/*}/causeway_bench"
 fi
 
 "$bench" "${targets[@]}" "$@"

@@ -178,33 +178,14 @@ impl Keys {
         }
     }
 
-    fn get(&self, o: GetOptions) -> GetOptions {
+    /// Sets the range of a get, delete or watch request.
+    fn apply<O: RangeOptions>(&self, o: O) -> O {
         match self {
             Keys::One(_) => o,
-            Keys::Range(_, end) => o.with_range(end.clone()),
-            Keys::Prefix(_) => o.with_prefix(),
-            Keys::FromKey(_) => o.with_from_key(),
-            Keys::All => o.with_all_keys(),
-        }
-    }
-
-    fn delete(&self, o: DeleteOptions) -> DeleteOptions {
-        match self {
-            Keys::One(_) => o,
-            Keys::Range(_, end) => o.with_range(end.clone()),
-            Keys::Prefix(_) => o.with_prefix(),
-            Keys::FromKey(_) => o.with_from_key(),
-            Keys::All => o.with_all_keys(),
-        }
-    }
-
-    fn watch(&self, o: WatchOptions) -> WatchOptions {
-        match self {
-            Keys::One(_) => o,
-            Keys::Range(_, end) => o.with_range(end.clone()),
-            Keys::Prefix(_) => o.with_prefix(),
-            Keys::FromKey(_) => o.with_from_key(),
-            Keys::All => o.with_all_keys(),
+            Keys::Range(_, end) => o.range(end.clone()),
+            Keys::Prefix(_) => o.prefix(),
+            Keys::FromKey(_) => o.from_key(),
+            Keys::All => o.all_keys(),
         }
     }
 
@@ -218,6 +199,35 @@ impl Keys {
         }
     }
 }
+
+/// The key-range setters etcd-client gives each request type separately.
+trait RangeOptions {
+    fn range(self, end: String) -> Self;
+    fn prefix(self) -> Self;
+    fn from_key(self) -> Self;
+    fn all_keys(self) -> Self;
+}
+
+macro_rules! range_options {
+    ($($t:ty),*) => {$(
+        impl RangeOptions for $t {
+            fn range(self, end: String) -> Self {
+                self.with_range(end)
+            }
+            fn prefix(self) -> Self {
+                self.with_prefix()
+            }
+            fn from_key(self) -> Self {
+                self.with_from_key()
+            }
+            fn all_keys(self) -> Self {
+                self.with_all_keys()
+            }
+        }
+    )*};
+}
+
+range_options!(GetOptions, DeleteOptions, WatchOptions);
 
 #[derive(Debug, Clone)]
 struct RangeSpec {
@@ -236,7 +246,7 @@ struct RangeSpec {
 
 impl RangeSpec {
     fn options(&self) -> GetOptions {
-        let mut o = self.keys.get(GetOptions::new());
+        let mut o = self.keys.apply(GetOptions::new());
         if self.limit != 0 {
             o = o.with_limit(self.limit);
         }
@@ -308,7 +318,7 @@ struct DeleteSpec {
 
 impl DeleteSpec {
     fn options(&self) -> DeleteOptions {
-        let o = self.keys.delete(DeleteOptions::new());
+        let o = self.keys.apply(DeleteOptions::new());
         if self.prev_kv { o.with_prev_key() } else { o }
     }
 }
@@ -962,7 +972,7 @@ impl Run {
                 prev_kv,
                 filters,
             } => {
-                let mut o = keys.watch(WatchOptions::new());
+                let mut o = keys.apply(WatchOptions::new());
                 if *start_revision != 0 {
                     o = o.with_start_revision(*start_revision);
                 }
