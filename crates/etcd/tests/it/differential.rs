@@ -184,7 +184,7 @@ impl Keys {
             Keys::One(_) => o,
             Keys::Range(_, end) => o.range(end.clone()),
             Keys::Prefix(_) => o.prefix(),
-            Keys::FromKey(_) => o.from_key(),
+            Keys::FromKey(_) => o.starting_at(),
             Keys::All => o.all_keys(),
         }
     }
@@ -204,7 +204,7 @@ impl Keys {
 trait RangeOptions {
     fn range(self, end: String) -> Self;
     fn prefix(self) -> Self;
-    fn from_key(self) -> Self;
+    fn starting_at(self) -> Self;
     fn all_keys(self) -> Self;
 }
 
@@ -217,7 +217,7 @@ macro_rules! range_options {
             fn prefix(self) -> Self {
                 self.with_prefix()
             }
-            fn from_key(self) -> Self {
+            fn starting_at(self) -> Self {
                 self.with_from_key()
             }
             fn all_keys(self) -> Self {
