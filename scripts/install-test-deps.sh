@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian bookworm machine:
 # PostgreSQL (second backend), etcd 3.5 server and etcdctl from trixie (the
-# reference peer), protobuf-compiler, openssl, and the Python test clients.
+# reference peer), protobuf-compiler and libprotobuf-dev, openssl, and the Python test clients.
 # Idempotent: a machine that already has everything does no network work.
 set -euo pipefail
 
@@ -11,6 +11,9 @@ command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+# etcd-client's build script runs protoc on etcd's protos, which import the
+# well-known types (google/protobuf/descriptor.proto) that only this ships.
+[ -f /usr/include/google/protobuf/descriptor.proto ] || need+=(libprotobuf-dev)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${need[*]}"
@@ -46,7 +49,11 @@ fi
 # The Debian etcd-server package starts a system etcd on 2379; tests start
 # their own on free ports, so a packaged one would only get in the way.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi
-pkill -x etcd >/dev/null 2>&1 || true
+# Only a packaged etcd runs without --data-dir: the tests' own etcds (maybe
+# of another test run on this machine) always pass one and must survive.
+for pid in $(pgrep -x etcd || true); do
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- '--data-dir' || kill "$pid" 2>/dev/null || true
+done
 
 etcd --version | head -1
 etcdctl version | head -1

@@ -1,0 +1,503 @@
+//! `causeway-bench`: the same etcd v3 workloads against several endpoints,
+//! one after the other, reported side by side with the first endpoint (the
+//! reference, a real etcd) as the yardstick.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Parser;
+use etcd_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp, WatchOptions};
+
+/// Runs etcd v3 workloads against each target and prints ops/s, p50 and p99
+/// latency per target, with ratios to the first target.
+#[derive(Debug, Parser)]
+#[command(name = "causeway-bench", version, about)]
+struct Args {
+    /// A target as NAME=HOST:PORT. Give several; the first is the reference.
+    #[arg(long = "target", required = true, value_parser = parse_target)]
+    targets: Vec<(String, String)>,
+    /// Cut every size down so that a smoke run takes seconds.
+    #[arg(long)]
+    quick: bool,
+    /// Run only these workloads (comma-separated names, see the table).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// gRPC connections per target; concurrent clients share them.
+    #[arg(long, default_value_t = 8)]
+    conns: usize,
+}
+
+fn parse_target(s: &str) -> Result<(String, String), String> {
+    let (name, endpoint) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=HOST:PORT, got {s:?}"))?;
+    if name.is_empty() || endpoint.is_empty() {
+        return Err(format!("expected NAME=HOST:PORT, got {s:?}"));
+    }
+    Ok((name.to_string(), endpoint.to_string()))
+}
+
+/// Sizes of every workload; `--quick` shrinks them.
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    put_1: usize,
+    put_100: usize,
+    get: usize,
+    range_keys: usize,
+    range: usize,
+    count_keys: usize,
+    count: usize,
+    cas: usize,
+    watch: usize,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Self {
+                put_1: 100,
+                put_100: 1_000,
+                get: 500,
+                range_keys: 1_000,
+                range: 20,
+                count_keys: 2_000,
+                count: 10,
+                cas: 300,
+                watch: 100,
+            }
+        } else {
+            Self {
+                put_1: 2_000,
+                put_100: 20_000,
+                get: 20_000,
+                range_keys: 1_000,
+                range: 500,
+                count_keys: 100_000,
+                count: 100,
+                cas: 5_000,
+                watch: 2_000,
+            }
+        }
+    }
+}
+
+const VALUE_SIZE: usize = 256;
+const PREFIX: &str = "/causeway-bench/";
+const CAS_CLIENTS: usize = 50;
+const CAS_KEYS: usize = 4;
+const READ_CLIENTS: usize = 10;
+/// etcd refuses txns with more than 128 operations by default.
+const LOAD_BATCH: usize = 100;
+
+const WORKLOADS: [&str; 7] = [
+    "put-1",
+    "put-100",
+    "get-1key",
+    "range-1k",
+    "count-100k",
+    "txn-cas",
+    "watch-latency",
+];
+
+/// What one workload measured on one target.
+#[derive(Debug, Clone)]
+struct Measured {
+    ops: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    note: String,
+}
+
+impl Measured {
+    fn ops_per_sec(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let mut l = self.latencies.clone();
+        l.sort_unstable();
+        let i = ((l.len() as f64 - 1.0) * p).round() as usize;
+        l[i.min(l.len() - 1)]
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    for w in &args.only {
+        if !WORKLOADS.contains(&w.as_str()) {
+            bail!("unknown workload {w:?}; known: {}", WORKLOADS.join(", "));
+        }
+    }
+    let sizes = Sizes::new(args.quick);
+    let selected: Vec<&str> = WORKLOADS
+        .iter()
+        .copied()
+        .filter(|w| args.only.is_empty() || args.only.iter().any(|o| o == w))
+        .collect();
+    let mut results: Vec<(String, String, Measured)> = Vec::new();
+    for (name, endpoint) in &args.targets {
+        let conns = connect(endpoint, args.conns.max(1))
+            .await
+            .with_context(|| format!("cannot reach target {name} at {endpoint}"))?;
+        for &w in &selected {
+            eprintln!("[{name}] {w}: running");
+            clear(&conns[0]).await?;
+            let m = run_workload(w, &conns, sizes, name)
+                .await
+                .with_context(|| format!("workload {w} on {name} ({endpoint})"))?;
+            eprintln!(
+                "[{name}] {w}: {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms {}",
+                m.ops_per_sec(),
+                ms(m.percentile(0.5)),
+                ms(m.percentile(0.99)),
+                m.note
+            );
+            results.push((w.to_string(), name.clone(), m));
+        }
+        clear(&conns[0]).await?;
+    }
+    print_table(&results, &args.targets[0].0);
+    Ok(())
+}
+
+async fn connect(endpoint: &str, n: usize) -> Result<Vec<Client>> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let c = Client::connect([endpoint], None).await?;
+        out.push(c);
+    }
+    let mut probe = out[0].clone();
+    probe.get("causeway-bench-probe", None).await?;
+    Ok(out)
+}
+
+async fn clear(c: &Client) -> Result<()> {
+    let mut c = c.clone();
+    c.delete(
+        PREFIX,
+        Some(etcd_client::DeleteOptions::new().with_prefix()),
+    )
+    .await?;
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn value(i: usize) -> Vec<u8> {
+    let mut v = format!("{i:016}").into_bytes();
+    v.resize(VALUE_SIZE, b'x');
+    v
+}
+
+async fn run_workload(w: &str, conns: &[Client], s: Sizes, target: &str) -> Result<Measured> {
+    let label = format!("[{target}] {w}");
+    match w {
+        "put-1" => {
+            drive(&label, conns, 1, s.put_1, |mut c, i| async move {
+                c.put(format!("{PREFIX}put1/{i}"), value(i), None).await?;
+                Ok(())
+            })
+            .await
+        }
+        "put-100" => {
+            drive(&label, conns, 100, s.put_100, |mut c, i| async move {
+                c.put(format!("{PREFIX}put100/{i}"), value(i), None).await?;
+                Ok(())
+            })
+            .await
+        }
+        "get-1key" => {
+            let key = format!("{PREFIX}get/one");
+            conns[0].clone().put(key.clone(), value(0), None).await?;
+            let key = Arc::new(key);
+            drive(&label, conns, READ_CLIENTS, s.get, move |mut c, _| {
+                let key = key.clone();
+                async move {
+                    let r = c.get(key.as_str(), None).await?;
+                    if r.kvs().len() != 1 {
+                        bail!("get returned {} keys, not 1", r.kvs().len());
+                    }
+                    Ok(())
+                }
+            })
+            .await
+        }
+        "range-1k" => {
+            load(&label, conns, "range", s.range_keys).await?;
+            let want = s.range_keys;
+            drive(
+                &label,
+                conns,
+                READ_CLIENTS,
+                s.range,
+                move |mut c, _| async move {
+                    let r = c
+                        .get(
+                            format!("{PREFIX}range/"),
+                            Some(GetOptions::new().with_prefix()),
+                        )
+                        .await?;
+                    if r.kvs().len() != want {
+                        bail!("range returned {} keys, not {want}", r.kvs().len());
+                    }
+                    Ok(())
+                },
+            )
+            .await
+        }
+        "count-100k" => {
+            load(&label, conns, "count", s.count_keys).await?;
+            let want = s.count_keys as i64;
+            drive(&label, conns, 1, s.count, move |mut c, _| async move {
+                let r = c
+                    .get(
+                        format!("{PREFIX}count/"),
+                        Some(GetOptions::new().with_prefix().with_count_only()),
+                    )
+                    .await?;
+                if r.count() != want {
+                    bail!("count is {}, not {want}", r.count());
+                }
+                Ok(())
+            })
+            .await
+        }
+        "txn-cas" => cas(&label, conns, s.cas).await,
+        "watch-latency" => watch_latency(&label, conns, s.watch).await,
+        other => Err(anyhow!("unknown workload {other}")),
+    }
+}
+
+/// Writes `n` keys under `PREFIX/<name>/` in txns of `LOAD_BATCH` puts.
+async fn load(label: &str, conns: &[Client], name: &str, n: usize) -> Result<()> {
+    eprintln!("{label}: loading {n} keys");
+    let batches = n.div_ceil(LOAD_BATCH);
+    let name = Arc::new(name.to_string());
+    drive(
+        &format!("{label} load"),
+        conns,
+        16,
+        batches,
+        move |mut c, b| {
+            let name = name.clone();
+            async move {
+                let ops: Vec<TxnOp> = (b * LOAD_BATCH..((b + 1) * LOAD_BATCH).min(n))
+                    .map(|i| TxnOp::put(format!("{PREFIX}{name}/{i:08}"), value(i), None))
+                    .collect();
+                c.txn(Txn::new().and_then(ops)).await?;
+                Ok(())
+            }
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Compare-and-swap: each attempt reads a hot key and writes it only if its
+/// mod revision is unchanged. Many clients race on few keys, so many fail.
+async fn cas(label: &str, conns: &[Client], n: usize) -> Result<Measured> {
+    for k in 0..CAS_KEYS {
+        conns[0]
+            .clone()
+            .put(format!("{PREFIX}cas/{k}"), value(0), None)
+            .await?;
+    }
+    let won = Arc::new(AtomicUsize::new(0));
+    let counter = won.clone();
+    let mut m = drive(label, conns, CAS_CLIENTS, n, move |mut c, i| {
+        let won = counter.clone();
+        async move {
+            let key = format!("{PREFIX}cas/{}", i % CAS_KEYS);
+            let r = c.get(key.as_str(), None).await?;
+            let rev = r
+                .kvs()
+                .first()
+                .map(|kv| kv.mod_revision())
+                .ok_or_else(|| anyhow!("{key} is missing"))?;
+            let t = Txn::new()
+                .when([Compare::mod_revision(key.as_str(), CompareOp::Equal, rev)])
+                .and_then([TxnOp::put(key.as_str(), value(i), None)])
+                .or_else([TxnOp::get(key.as_str(), None)]);
+            if c.txn(t).await?.succeeded() {
+                won.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    let won = won.load(Ordering::Relaxed);
+    m.note = format!(
+        "{CAS_CLIENTS} clients on {CAS_KEYS} keys, {:.0}% of swaps won",
+        100.0 * won as f64 / n.max(1) as f64
+    );
+    Ok(m)
+}
+
+/// One writer puts its send time in each value; a watcher on the same
+/// process measures how long each event took to arrive.
+async fn watch_latency(label: &str, conns: &[Client], n: usize) -> Result<Measured> {
+    let base = Instant::now();
+    let prefix = format!("{PREFIX}watch/");
+    let mut watcher = conns[conns.len() - 1].clone();
+    let mut stream = watcher
+        .watch(prefix.as_str(), Some(WatchOptions::new().with_prefix()))
+        .await?;
+    // Wait for the creation response, so no put precedes the watch.
+    let created = stream
+        .message()
+        .await?
+        .ok_or_else(|| anyhow!("watch stream closed before it was created"))?;
+    if !created.created() {
+        bail!("first watch response was not the creation: {created:?}");
+    }
+    let collector = tokio::spawn(async move {
+        let mut latencies = Vec::with_capacity(n);
+        while latencies.len() < n {
+            let Some(resp) = stream.message().await? else {
+                bail!("watch stream ended after {} events", latencies.len());
+            };
+            for e in resp.events() {
+                let Some(kv) = e.kv() else { continue };
+                let sent: [u8; 8] = kv
+                    .value()
+                    .get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| anyhow!("value without a timestamp"))?;
+                let sent = Duration::from_nanos(u64::from_be_bytes(sent));
+                latencies.push(base.elapsed().saturating_sub(sent));
+            }
+        }
+        Ok(latencies)
+    });
+    let mut writer = conns[0].clone();
+    let start = Instant::now();
+    for i in 0..n {
+        let mut v = (base.elapsed().as_nanos() as u64).to_be_bytes().to_vec();
+        v.resize(VALUE_SIZE, b'x');
+        writer.put(format!("{prefix}{}", i % 100), v, None).await?;
+        if i % 500 == 499 {
+            eprintln!("{label}: {}/{n}", i + 1);
+        }
+    }
+    let latencies = tokio::time::timeout(Duration::from_secs(60), collector)
+        .await
+        .context("watch events did not all arrive within 60 s")???;
+    Ok(Measured {
+        ops: n,
+        elapsed: start.elapsed(),
+        latencies,
+        note: "put-to-event delivery; ops/s is the writer's".into(),
+    })
+}
+
+/// Runs `total` operations from `clients` concurrent tasks spread over the
+/// connections, timing each one, with progress on stderr.
+async fn drive<F, Fut>(
+    label: &str,
+    conns: &[Client],
+    clients: usize,
+    total: usize,
+    op: F,
+) -> Result<Measured>
+where
+    F: Fn(Client, usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<()>> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let progress = {
+        let done = done.clone();
+        let label = label.to_string();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                eprintln!("{label}: {}/{total}", done.load(Ordering::Relaxed));
+            }
+        })
+    };
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for t in 0..clients {
+        let client = conns[t % conns.len()].clone();
+        let (next, done, op) = (next.clone(), done.clone(), op.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let t0 = Instant::now();
+                op(client.clone(), i).await?;
+                latencies.push(t0.elapsed());
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    let mut failure = None;
+    for t in tasks {
+        match t.await {
+            Ok(Ok(l)) => latencies.extend(l),
+            Ok(Err(e)) => failure = Some(e),
+            Err(e) => failure = Some(anyhow!("a client task failed: {e}")),
+        }
+    }
+    let elapsed = start.elapsed();
+    progress.abort();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(Measured {
+        ops: latencies.len(),
+        elapsed,
+        latencies,
+        note: String::new(),
+    })
+}
+
+fn print_table(results: &[(String, String, Measured)], reference: &str) {
+    println!(
+        "{:<14} {:<12} {:>11} {:>9} {:>9} {:>12} {:>11}  note",
+        "workload", "target", "ops/s", "p50 ms", "p99 ms", "ops/s vs ref", "p99 vs ref"
+    );
+    for (w, target, m) in results {
+        let base = results
+            .iter()
+            .find(|(rw, rt, _)| rw == w && rt == reference)
+            .map(|(_, _, r)| r);
+        let (tput, p99) = match base {
+            Some(b) => (
+                format!("{:.2}x", m.ops_per_sec() / b.ops_per_sec().max(1e-9)),
+                format!(
+                    "{:.2}x",
+                    m.percentile(0.99).as_secs_f64() / b.percentile(0.99).as_secs_f64().max(1e-9)
+                ),
+            ),
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "{:<14} {:<12} {:>11.0} {:>9.2} {:>9.2} {:>12} {:>11}  {}",
+            w,
+            target,
+            m.ops_per_sec(),
+            ms(m.percentile(0.5)),
+            ms(m.percentile(0.99)),
+            tput,
+            p99,
+            m.note
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests of the etcd v3 API, judged against a real etcd 3.5.
+//!
+//! - `differential`: a seeded random operation sequence sent to two
+//!   endpoints through the etcd-client crate, every answer compared.
+//! - `etcdctl`: the real etcdctl binary run against two endpoints, outputs
+//!   compared.
+//! - `testkit`: the helpers that start the real peers.
+
+#![allow(clippy::unwrap_used)]
+
+mod differential;
+mod etcdctl;
+mod testkit;
