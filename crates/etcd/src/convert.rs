@@ -247,8 +247,10 @@ pub(crate) fn txn_response(
                         let h = inner_header(r.revision);
                         Response::ResponseDeleteRange(delete_response(r, h))
                     }
-                    // Nested transactions have no header at all in etcd.
-                    req::ResponseOp::Txn(t) => Response::ResponseTxn(txn_response(t, None)),
+                    // etcd gives nested transactions an empty header.
+                    req::ResponseOp::Txn(t) => {
+                        Response::ResponseTxn(txn_response(t, inner_header(0)))
+                    }
                 }),
             })
             .collect(),

@@ -532,8 +532,9 @@ impl pb::cluster_server::Cluster for EtcdService {
         _: Request<pb::MemberListRequest>,
     ) -> Result<Response<pb::MemberListResponse>, Status> {
         self.timed("MemberList", async {
+            // etcd's cluster API answers with no revision in the header.
             Ok(pb::MemberListResponse {
-                header: self.header.at(self.store.current_revision()),
+                header: self.header.at(0),
                 members: vec![pb::Member {
                     id: self.header.member_id,
                     name: self.name.clone(),

@@ -7,6 +7,8 @@
 //! revisions are in range); only then is anything written. Inside the
 //! transaction, reads see the writes before them.
 
+use std::collections::{BTreeSet, HashMap};
+
 use bytes::Bytes;
 
 use crate::backend::{LeaseRow, Reader, Writer};
@@ -188,7 +190,7 @@ pub(crate) fn validate_put(p: &PutRequest) -> Result<(), Error> {
 /// The keys put and the ranges deleted by one branch, with its nested
 /// branches folded in. A key may be put by both branches of a nested
 /// transaction, since only one of them runs.
-fn check_intervals(ops: &[RequestOp]) -> Result<(Vec<Bytes>, Vec<KeyRange>), Error> {
+fn check_intervals(ops: &[RequestOp]) -> Result<(BTreeSet<Bytes>, Vec<KeyRange>), Error> {
     let mut dels: Vec<KeyRange> = ops
         .iter()
         .filter_map(|op| match op {
@@ -196,10 +198,18 @@ fn check_intervals(ops: &[RequestOp]) -> Result<(Vec<Bytes>, Vec<KeyRange>), Err
             _ => None,
         })
         .collect();
-    let deleted =
-        |dels: &[KeyRange], k: &Bytes| dels.iter().any(|d| d.contains(k) && !d.is_empty());
-    let mut puts: Vec<Bytes> = Vec::new();
-    let mut nested_dels = Vec::new();
+    // etcd checks deletes as literal intervals [key, range_end), so the
+    // "\0" end that means "no upper bound" makes an empty interval there
+    // and never conflicts. Clients can observe that, so it is kept.
+    let deleted = |dels: &[KeyRange], k: &Bytes| {
+        dels.iter().any(|d| match d {
+            KeyRange::Interval { end: None, .. } => false,
+            d => d.contains(k),
+        })
+    };
+    let mut puts: BTreeSet<Bytes> = BTreeSet::new();
+    // Each nested transaction's deletes join the set before the next one's
+    // puts are checked, in etcd's order.
     for op in ops {
         let RequestOp::Txn(t) = op else { continue };
         let (puts_then, dels_then) = check_intervals(&t.success)?;
@@ -208,24 +218,23 @@ fn check_intervals(ops: &[RequestOp]) -> Result<(Vec<Bytes>, Vec<KeyRange>), Err
             if puts.contains(k) || deleted(&dels, k) {
                 return Err(Error::DuplicateKey);
             }
-            puts.push(k.clone());
+            puts.insert(k.clone());
         }
         for k in &puts_else {
             if (puts.contains(k) && !puts_then.contains(k)) || deleted(&dels, k) {
                 return Err(Error::DuplicateKey);
             }
-            puts.push(k.clone());
+            puts.insert(k.clone());
         }
-        nested_dels.extend(dels_then);
-        nested_dels.extend(dels_else);
+        dels.extend(dels_then);
+        dels.extend(dels_else);
     }
-    dels.extend(nested_dels);
     for op in ops {
         let RequestOp::Put(p) = op else { continue };
         if puts.contains(&p.key) || deleted(&dels, &p.key) {
             return Err(Error::DuplicateKey);
         }
-        puts.push(p.key.clone());
+        puts.insert(p.key.clone());
     }
     Ok((puts, dels))
 }
@@ -284,23 +293,45 @@ async fn txn_path<R: Reader>(
     Ok(())
 }
 
+/// What `check_path` looks at in one pass.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    Puts,
+    Ranges,
+}
+
 /// Checks the operations of the chosen branches against the state before
-/// the transaction, as etcd's `checkRequests` does.
+/// the transaction, as etcd's `checkRequests` does: every put first (in a
+/// transaction that writes), then every range, so a bad put is reported
+/// ahead of a bad range whatever their order.
+async fn check_txn<R: Reader>(
+    r: &mut R,
+    at: ReadPoint,
+    txn: &TxnRequest,
+    path: &[bool],
+    writes: bool,
+) -> Result<(), Error> {
+    if writes {
+        check_path(r, at, txn, path, &mut 0, Check::Puts).await?;
+    }
+    check_path(r, at, txn, path, &mut 0, Check::Ranges).await
+}
+
 async fn check_path<R: Reader>(
     r: &mut R,
     at: ReadPoint,
     txn: &TxnRequest,
     path: &[bool],
     idx: &mut usize,
-    writes: bool,
+    check: Check,
 ) -> Result<(), Error> {
     let ok = path[*idx];
     *idx += 1;
     let ops = if ok { &txn.success } else { &txn.failure };
     for op in ops {
         match op {
-            RequestOp::Put(p) if writes => check_put(r, p).await?,
-            RequestOp::Range(q) if q.revision > 0 => {
+            RequestOp::Put(p) if check == Check::Puts => check_put(r, p).await?,
+            RequestOp::Range(q) if check == Check::Ranges && q.revision > 0 => {
                 if q.revision > at.current {
                     return Err(Error::FutureRevision);
                 }
@@ -308,7 +339,7 @@ async fn check_path<R: Reader>(
                     return Err(Error::Compacted);
                 }
             }
-            RequestOp::Txn(t) => Box::pin(check_path(r, at, t, path, idx, writes)).await?,
+            RequestOp::Txn(t) => Box::pin(check_path(r, at, t, path, idx, check)).await?,
             _ => {}
         }
     }
@@ -337,7 +368,7 @@ pub(crate) async fn read_txn<R: Reader>(
 ) -> Result<TxnResponse, Error> {
     let mut path = Vec::new();
     txn_path(r, txn, &mut path).await?;
-    check_path(r, at, txn, &path, &mut 0, false).await?;
+    check_txn(r, at, txn, &path, false).await?;
     let mut idx = 0;
     let mut resp = Box::pin(read_txn_level(r, at, txn, &path, &mut idx)).await?;
     resp.revision = at.current;
@@ -380,9 +411,34 @@ pub(crate) struct Change<'w, W> {
     pub compact: i64,
     pub now_ms: i64,
     pub events: Vec<Event>,
+    /// Each touched key as it was before the request. A watch event's
+    /// previous key-value is the key one revision earlier, so a key put
+    /// and then deleted in one transaction has none on its delete event.
+    before: HashMap<Bytes, Option<KeyValue>>,
 }
 
 impl<'w, W: Writer> Change<'w, W> {
+    /// A request starting at revision `begin`.
+    pub fn new(w: &'w mut W, begin: i64, compact: i64, now_ms: i64) -> Self {
+        Change {
+            w,
+            begin,
+            compact,
+            now_ms,
+            events: Vec::new(),
+            before: HashMap::new(),
+        }
+    }
+
+    /// The key as it was before this request, remembering `now` as that if
+    /// this is the request's first change to it.
+    fn before(&mut self, key: &Bytes, now: &Option<KeyValue>) -> Option<KeyValue> {
+        self.before
+            .entry(key.clone())
+            .or_insert_with(|| now.clone())
+            .clone()
+    }
+
     /// The revision reads inside the request see: one past the start once
     /// anything has changed.
     pub fn revision(&self) -> i64 {
@@ -430,10 +486,11 @@ impl<'w, W: Writer> Change<'w, W> {
             },
         };
         self.w.put(&kv, self.events.len() as i64).await?;
+        let prev_kv = self.before(&kv.key, &prev);
         self.events.push(Event {
             kind: EventKind::Put,
             kv,
-            prev_kv: prev.clone(),
+            prev_kv,
         });
         Ok(PutResponse {
             revision: rev,
@@ -462,14 +519,16 @@ impl<'w, W: Writer> Change<'w, W> {
             self.w
                 .delete(&prev.key, rev, self.events.len() as i64)
                 .await?;
+            let key = prev.key.clone();
+            let prev_kv = self.before(&key, &Some(prev));
             self.events.push(Event {
                 kind: EventKind::Delete,
                 kv: KeyValue {
-                    key: prev.key.clone(),
+                    key,
                     mod_revision: rev,
                     ..KeyValue::default()
                 },
-                prev_kv: Some(prev),
+                prev_kv,
             });
         }
         Ok(())
@@ -481,7 +540,7 @@ impl<'w, W: Writer> Change<'w, W> {
         let mut path = Vec::new();
         txn_path(self.w, txn, &mut path).await?;
         let before = self.point();
-        check_path(self.w, before, txn, &path, &mut 0, true).await?;
+        check_txn(self.w, before, txn, &path, true).await?;
         let mut idx = 0;
         let mut resp = Box::pin(self.txn_level(txn, &path, &mut idx)).await?;
         resp.revision = self.revision();

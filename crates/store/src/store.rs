@@ -529,41 +529,47 @@ async fn compactor(
     store: Store,
     mut rx: mpsc::UnboundedReceiver<(i64, Option<oneshot::Sender<()>>)>,
 ) {
-    let mut done_up_to = 0;
+    let mut done = 0;
     while let Some((target, waiter)) = rx.recv().await {
-        if target > done_up_to {
-            let from = match store
-                .read(|mut r| async move { r.oldest_revision().await.map_err(Error::from) })
-                .await
-            {
-                Ok(oldest) => oldest.max(done_up_to + 1),
+        // Every pass starts from the oldest row: a version an earlier pass
+        // had to keep (it was then its key's newest) may be hidden now.
+        if target > done {
+            match compact_pass(&store, target).await {
+                Ok(removed) => {
+                    done = target;
+                    tracing::info!(revision = target, removed, "compaction finished");
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "compaction could not start");
-                    continue;
+                    tracing::warn!(error = %e, "compaction pass failed; the next compaction retries it")
                 }
-            };
-            let mut lo = from;
-            let mut removed = 0;
-            while lo <= target {
-                let hi = (lo + COMPACT_STEP - 1).min(target);
-                match store.write(WriteOp::CompactStep { from: lo, to: hi }).await {
-                    Ok(WriteOutcome::Removed(n)) => removed += n,
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "compaction step failed; will retry on the next compaction");
-                        break;
-                    }
-                }
-                lo = hi + 1;
-            }
-            if lo > target {
-                done_up_to = target;
-                tracing::info!(revision = target, removed, "compaction finished");
             }
         }
         if let Some(w) = waiter {
             let _ = w.send(());
         }
+    }
+}
+
+/// Removes the history hidden by compaction at `target`, one bounded step
+/// of revisions at a time, skipping stretches with no rows.
+async fn compact_pass(store: &Store, target: i64) -> Result<u64, Error> {
+    let mut removed = 0;
+    let mut lo = 0;
+    loop {
+        let next = store
+            .read(move |mut r| async move { r.first_revision_from(lo).await.map_err(Error::from) })
+            .await?;
+        if next == 0 || next > target {
+            return Ok(removed);
+        }
+        let hi = (next + COMPACT_STEP - 1).min(target);
+        if let WriteOutcome::Removed(n) = store
+            .write(WriteOp::CompactStep { from: next, to: hi })
+            .await?
+        {
+            removed += n;
+        }
+        lo = hi + 1;
     }
 }
 

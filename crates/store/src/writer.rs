@@ -97,13 +97,7 @@ pub(crate) async fn apply_batch<W: Writer>(
     let mut results = Vec::with_capacity(ops.len());
     let mut events = Vec::new();
     for op in ops {
-        let mut c = Change {
-            w: &mut *w,
-            begin: revision,
-            compact,
-            now_ms,
-            events: Vec::new(),
-        };
+        let mut c = Change::new(&mut *w, revision, compact, now_ms);
         let result = apply_one(&mut c, op, &mut compact).await;
         let changed = std::mem::take(&mut c.events);
         if let Err(Error::Backend(e)) = result {

@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod against_etcd;
 mod differential;
 mod etcdctl;
+mod server;
 mod testkit;

@@ -81,7 +81,9 @@ pub(crate) struct LeaseRow {
 
 /// A consistent view of the database.
 pub(crate) trait Reader: Send {
-    /// The newest revision and the compaction revision, as this view sees them.
+    /// The newest revision and the compaction revision, as this view sees
+    /// them. As in etcd, a store never compacted has compaction revision -1,
+    /// so that compacting at 0 succeeds once.
     fn revisions(&mut self) -> impl Future<Output = Result<(i64, i64), BackendError>> + Send;
 
     /// The live key-values of `range` at revision `at` (`None`: the newest),
@@ -128,8 +130,11 @@ pub(crate) trait Reader: Send {
     /// The time on the database's clock, in milliseconds since the epoch.
     fn now_ms(&mut self) -> impl Future<Output = Result<i64, BackendError>> + Send;
 
-    /// The oldest revision still in history (0 when history is empty).
-    fn oldest_revision(&mut self) -> impl Future<Output = Result<i64, BackendError>> + Send;
+    /// The oldest revision still in history at or after `from` (0: none).
+    fn first_revision_from(
+        &mut self,
+        from: i64,
+    ) -> impl Future<Output = Result<i64, BackendError>> + Send;
 
     /// Bytes on disk, and bytes in use.
     fn db_size(&mut self) -> impl Future<Output = Result<(i64, i64), BackendError>> + Send;
@@ -234,8 +239,8 @@ impl Reader for AnyReader {
     async fn now_ms(&mut self) -> Result<i64, BackendError> {
         forward!(self, r => r.now_ms())
     }
-    async fn oldest_revision(&mut self) -> Result<i64, BackendError> {
-        forward!(self, r => r.oldest_revision())
+    async fn first_revision_from(&mut self, from: i64) -> Result<i64, BackendError> {
+        forward!(self, r => r.first_revision_from(from))
     }
     async fn db_size(&mut self) -> Result<(i64, i64), BackendError> {
         forward!(self, r => r.db_size())
@@ -259,6 +264,30 @@ pub(crate) fn key_condition(range: &KeyRange, first: usize) -> (String, Vec<Byte
             vec![start.clone(), end.clone()],
         ),
     }
+}
+
+/// The rows of `log` (aliased `l`) holding, for each key that `cond`
+/// selects, its newest version at or before the revision bound to `$rev`,
+/// if that version is not a tombstone. Newest means the highest
+/// `(revision, sub)`: one transaction may put a key and then delete it
+/// through a range, leaving two rows at one revision.
+pub(crate) fn newest_at(log: &str, cond: &str, rev: usize, live: &str) -> String {
+    format!(
+        "FROM {log} AS l WHERE {cond} AND l.revision <= ${rev} AND {live} AND NOT EXISTS (
+           SELECT 1 FROM {log} AS n WHERE n.key = l.key AND n.revision <= ${rev}
+             AND (n.revision > l.revision OR (n.revision = l.revision AND n.sub > l.sub)))"
+    )
+}
+
+/// The rows of `log` with revisions bound to `$1..=$2` that no read at the
+/// compaction revision `$3` or later can see: those with a newer row of
+/// their key at or before it.
+pub(crate) fn superseded(log: &str) -> String {
+    format!(
+        "DELETE FROM {log} WHERE revision >= $1 AND revision <= $2 AND EXISTS (
+           SELECT 1 FROM {log} AS n WHERE n.key = {log}.key AND n.revision <= $3
+             AND (n.revision > {log}.revision OR (n.revision = {log}.revision AND n.sub > {log}.sub)))"
+    )
 }
 
 /// Milliseconds since the epoch on this machine's clock.

@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
-use super::{BackendError, LeaseRow, Reader, Writer, key_condition};
+use super::{BackendError, LeaseRow, Reader, Writer, key_condition, newest_at, superseded};
 use crate::kv::{Event, EventKind, KeyRange, KeyValue};
 use crate::store::Store;
 use crate::writer::{BatchOutcome, MAX_BATCH, WriteCommand, WriteOp, apply_batch};
@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS causeway_meta (
     schema_version BIGINT NOT NULL
 );
 INSERT INTO causeway_meta (id, revision, compact_revision, schema_version)
-    VALUES (1, 1, 0, 1) ON CONFLICT (id) DO NOTHING;
+    VALUES (1, 1, -1, 1) ON CONFLICT (id) DO NOTHING;
 CREATE TABLE IF NOT EXISTS causeway_kv (
     key BYTEA PRIMARY KEY,
     create_revision BIGINT NOT NULL,
@@ -329,13 +329,9 @@ async fn range_rows<C: GenericClient>(
         ),
         Some(rev) => (
             format!(
-                "SELECT l.key, l.create_revision, l.revision, l.version, l.lease, {}
-                 FROM causeway_log AS l JOIN (
-                   SELECT key AS k, max(revision) AS r FROM causeway_log
-                   WHERE {cond} AND revision <= ${n}::BIGINT GROUP BY key
-                 ) AS m ON l.key = m.k AND l.revision = m.r
-                 WHERE NOT l.deleted ORDER BY l.key LIMIT ${}::BIGINT",
+                "SELECT l.key, l.create_revision, l.revision, l.version, l.lease, {} {} ORDER BY l.key LIMIT ${}",
                 if keys_only { "''::BYTEA" } else { "l.value" },
+                newest_at("causeway_log", &cond, n, "NOT l.deleted"),
                 n + 1
             ),
             Binds::new(keys, vec![Some(rev), limit]),
@@ -365,10 +361,8 @@ async fn count<C: GenericClient>(
         ),
         Some(rev) => (
             format!(
-                "SELECT count(*) FROM causeway_log AS l JOIN (
-                   SELECT key AS k, max(revision) AS r FROM causeway_log
-                   WHERE {cond} AND revision <= ${n}::BIGINT GROUP BY key
-                 ) AS m ON l.key = m.k AND l.revision = m.r WHERE NOT l.deleted"
+                "SELECT count(*) {}",
+                newest_at("causeway_log", &cond, n, "NOT l.deleted")
             ),
             Binds::new(keys, vec![Some(rev)]),
         ),
@@ -501,8 +495,8 @@ macro_rules! pg_reader {
             async fn now_ms(&mut self) -> Result<i64, BackendError> {
                 self.read_now_ms().await
             }
-            async fn oldest_revision(&mut self) -> Result<i64, BackendError> {
-                let rows = query(self.db()?, "SELECT coalesce(min(revision), 0) FROM causeway_log", &[]).await?;
+            async fn first_revision_from(&mut self, from: i64) -> Result<i64, BackendError> {
+                let rows = query(self.db()?, "SELECT coalesce(min(revision), 0) FROM causeway_log WHERE revision >= $1", &[&from]).await?;
                 Ok(rows.first().map_or(0, |r| r.get(0)))
             }
             async fn db_size(&mut self) -> Result<(i64, i64), BackendError> {
@@ -652,11 +646,9 @@ impl Writer for PgWriter<'_> {
     ) -> Result<u64, BackendError> {
         // Superseded versions first, tombstones after, as in SQLite: a
         // tombstone must outlive every older version of its key.
-        let superseded = execute(
+        let hidden = execute(
             &self.tx,
-            "DELETE FROM causeway_log AS l WHERE l.revision >= $1 AND l.revision <= $2 AND EXISTS (
-               SELECT 1 FROM causeway_log AS n WHERE n.key = l.key
-                 AND n.revision > l.revision AND n.revision <= $3)",
+            &superseded("causeway_log"),
             &[&from, &to, &compact_revision],
         )
         .await?;
@@ -666,7 +658,7 @@ impl Writer for PgWriter<'_> {
             &[&from, &to],
         )
         .await?;
-        Ok(superseded + tombstones)
+        Ok(hidden + tombstones)
     }
 }
 

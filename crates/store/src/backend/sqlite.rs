@@ -16,7 +16,9 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use tokio::sync::mpsc;
 
-use super::{BackendError, LeaseRow, Reader, Writer, key_condition, system_now_ms};
+use super::{
+    BackendError, LeaseRow, Reader, Writer, key_condition, newest_at, superseded, system_now_ms,
+};
 use crate::kv::{Event, EventKind, KeyRange, KeyValue};
 use crate::store::Store;
 use crate::writer::{MAX_BATCH, WriteCommand, WriteOp, apply_batch};
@@ -31,7 +33,7 @@ CREATE TABLE IF NOT EXISTS meta (
     compact_revision INTEGER NOT NULL,
     schema_version INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO meta (id, revision, compact_revision, schema_version) VALUES (1, 1, 0, 1);
+INSERT OR IGNORE INTO meta (id, revision, compact_revision, schema_version) VALUES (1, 1, -1, 1);
 CREATE TABLE IF NOT EXISTS kv (
     id INTEGER PRIMARY KEY,
     key BLOB NOT NULL UNIQUE,
@@ -252,11 +254,12 @@ macro_rules! sqlite_reader {
             async fn now_ms(&mut self) -> Result<i64, BackendError> {
                 Ok(system_now_ms())
             }
-            async fn oldest_revision(&mut self) -> Result<i64, BackendError> {
+            async fn first_revision_from(&mut self, from: i64) -> Result<i64, BackendError> {
                 self.conn()?
-                    .query_row("SELECT coalesce(min(revision), 0) FROM log", [], |r| {
-                        r.get(0)
-                    })
+                    .prepare_cached(
+                        "SELECT coalesce(min(revision), 0) FROM log WHERE revision >= ?1",
+                    )
+                    .and_then(|mut s| s.query_row([from], |r| r.get(0)))
                     .map_err(sql_err)
             }
             async fn db_size(&mut self) -> Result<(i64, i64), BackendError> {
@@ -380,13 +383,9 @@ impl Writer for SqliteWriter<'_> {
         // Superseded versions first, tombstones after: a tombstone must not
         // go while an older version of its key is still there, or the key
         // would come back to life for reads at later revisions.
-        let superseded = self
+        let hidden = self
             .conn
-            .prepare_cached(
-                "DELETE FROM log WHERE revision >= ?1 AND revision <= ?2 AND EXISTS (
-                   SELECT 1 FROM log AS n WHERE n.key = log.key
-                     AND n.revision > log.revision AND n.revision <= ?3)",
-            )
+            .prepare_cached(&sqlite_placeholders(superseded("log")))
             .and_then(|mut s| s.execute([from, to, compact_revision]))
             .map_err(sql_err)?;
         let tombstones = self
@@ -396,7 +395,7 @@ impl Writer for SqliteWriter<'_> {
             )
             .and_then(|mut s| s.execute([from, to]))
             .map_err(sql_err)?;
-        Ok((superseded + tombstones) as u64)
+        Ok((hidden + tombstones) as u64)
     }
 }
 
@@ -463,13 +462,9 @@ fn range_rows(
         ),
         Some(rev) => (
             format!(
-                "SELECT l.key, l.create_revision, l.revision, l.version, l.lease, {}
-                 FROM log AS l JOIN (
-                   SELECT key AS k, max(revision) AS r FROM log
-                   WHERE {cond} AND revision <= ${n} GROUP BY key
-                 ) AS m ON l.key = m.k AND l.revision = m.r
-                 WHERE l.deleted = 0 ORDER BY l.key LIMIT ${}",
+                "SELECT l.key, l.create_revision, l.revision, l.version, l.lease, {} {} ORDER BY l.key LIMIT ${}",
                 if keys_only { "x''" } else { "l.value" },
+                newest_at("log", &cond, n, "l.deleted = 0"),
                 n + 1
             ),
             binds(keys, &[rev, limit]),
@@ -497,10 +492,8 @@ fn count(conn: &Connection, range: &KeyRange, at: Option<i64>) -> Result<i64, Ba
         ),
         Some(rev) => (
             format!(
-                "SELECT count(*) FROM log AS l JOIN (
-                   SELECT key AS k, max(revision) AS r FROM log
-                   WHERE {cond} AND revision <= ${n} GROUP BY key
-                 ) AS m ON l.key = m.k AND l.revision = m.r WHERE l.deleted = 0"
+                "SELECT count(*) {}",
+                newest_at("log", &cond, n, "l.deleted = 0")
             ),
             binds(keys, &[rev]),
         ),
