@@ -73,3 +73,58 @@ async fn wait_for_times_out_and_succeeds() {
     assert_eq!(n, 3);
     assert_ne!(free_addr(), free_addr());
 }
+
+/// Needs a `causeway` binary with the `store` subcommand (`$CAUSEWAY_BIN` or
+/// target/{debug,release}/causeway).
+#[tokio::test]
+async fn causeway_process_is_durable_across_kill9_and_stops_on_sigterm() {
+    let db = Postgres::database().unwrap();
+    let mut p = causeway_testkit::CausewayProcess::start(db.dsn(), &[])
+        .await
+        .unwrap();
+    let endpoint = p.endpoint();
+    let mut c = etcd_client::Client::connect([endpoint.as_str()], None)
+        .await
+        .unwrap();
+    c.put("crash", "survives", None).await.unwrap();
+    p.kill9();
+    assert!(
+        std::net::TcpStream::connect_timeout(
+            &endpoint.parse().unwrap(),
+            Duration::from_millis(500)
+        )
+        .is_err(),
+        "causeway still listens on {endpoint} after kill -9"
+    );
+    p.restart().await.unwrap();
+    assert_eq!(p.endpoint(), endpoint);
+    let mut c = etcd_client::Client::connect([endpoint.as_str()], None)
+        .await
+        .unwrap();
+    let got = c.get("crash", None).await.unwrap();
+    assert_eq!(
+        got.kvs().len(),
+        1,
+        "an acknowledged put was lost by kill -9"
+    );
+    assert_eq!(got.kvs()[0].value(), b"survives");
+    let status = p.terminate().unwrap();
+    assert!(
+        status.success(),
+        "SIGTERM must stop causeway cleanly: {status}\n{}",
+        p.log_tail()
+    );
+}
+
+#[tokio::test]
+async fn causeway_process_runs_on_sqlite() {
+    let p = causeway_testkit::CausewayProcess::start_sqlite(&[])
+        .await
+        .unwrap();
+    let mut c = etcd_client::Client::connect([p.endpoint()], None)
+        .await
+        .unwrap();
+    let put = c.put("a", "1", None).await.unwrap();
+    assert_eq!(put.header().unwrap().revision(), 2);
+    assert!(p.datastore().starts_with("sqlite://"), "{}", p.datastore());
+}
