@@ -12,6 +12,7 @@ use axum::routing::get;
 use causeway_store::Store;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
@@ -218,7 +219,7 @@ pub async fn serve(
     tokio::spawn(trigger);
     tracing::info!(%addr, scheme, "serving the etcd v3 API");
     router
-        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), async move {
+        .serve_with_incoming_shutdown(incoming(grpc), async move {
             let _ = grpc_stop.wait_for(|s| *s).await;
         })
         .await
@@ -229,6 +230,19 @@ pub async fn serve(
         .map_err(ServeError::Metrics)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Accepted connections with Nagle's algorithm off. tonic sets that only on
+/// sockets it binds itself; without it small responses wait for the
+/// client's delayed ACK, about 40 ms each.
+fn incoming(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    TcpListenerStream::new(listener).map(|conn| {
+        let conn = conn?;
+        conn.set_nodelay(true)?;
+        Ok(conn)
+    })
 }
 
 type AppState = Arc<(Registry, Store, Arc<Metrics>)>;

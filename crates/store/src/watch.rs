@@ -27,8 +27,10 @@ use crate::store::Store;
 const CATCH_UP_CHUNK: usize = 1000;
 
 /// How many batches the broadcast channel keeps for slow sessions before
-/// they must catch up from history.
-const CHANNEL_CAPACITY: usize = 4096;
+/// they must catch up from history. Small on purpose: a batch can hold
+/// hundreds of events, and a lagging session loses nothing by reading
+/// history instead, so a long buffer would only cost memory.
+const CHANNEL_CAPACITY: usize = 256;
 
 /// The events of one or more consecutive revisions, in order.
 #[derive(Debug)]

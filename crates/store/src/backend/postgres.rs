@@ -15,6 +15,7 @@
 //! Only plain SQL is used: `ON CONFLICT`, `FOR UPDATE`, `LATERAL` and
 //! partial indexes, which all three databases have.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -221,10 +222,35 @@ impl Drop for PgReader {
 }
 
 /// The open write transaction of the writer task.
+///
+/// Round trips, not SQL work, bound PostgreSQL throughput, and the revision
+/// lock is held for the whole batch. So the writer keeps the newest state
+/// of every key the batch touches in `cache`: the keys of the batch's puts
+/// are fetched in one query once the lock is held, and its own writes go
+/// into the cache. History rows and the final state of each written key are
+/// written at `flush`, in three bulk statements. Any read the cache cannot
+/// answer (a range, a count, history) flushes first, so it sees the batch's
+/// writes.
 struct PgWriter<'t> {
     tx: deadpool_postgres::Transaction<'t>,
     now_ms: Option<i64>,
     notify: bool,
+    /// Keys to fetch into `cache` once the revision lock is held.
+    prefetch: Vec<Vec<u8>>,
+    /// The newest state of keys this transaction has read or written.
+    cache: HashMap<Bytes, Option<KeyValue>>,
+    /// History rows not yet written.
+    log: Vec<LogRow>,
+    /// Keys whose `cache` entry has not reached `causeway_kv` yet.
+    dirty: BTreeSet<Bytes>,
+}
+
+/// One row of `causeway_log`, waiting for `flush`.
+struct LogRow {
+    revision: i64,
+    sub: i64,
+    kv: KeyValue,
+    deleted: bool,
 }
 
 impl<'t> PgWriter<'t> {
@@ -472,13 +498,18 @@ macro_rules! pg_reader {
                 self.read_revisions().await
             }
             async fn range(&mut self, range: &KeyRange, at: Option<i64>, limit: usize, keys_only: bool) -> Result<Vec<KeyValue>, BackendError> {
-                range_rows(self.db()?, range, at, limit, keys_only).await
+                if let Some(hit) = self.cached(range, at, keys_only) {
+                    return Ok(hit);
+                }
+                let rows = range_rows(self.fresh().await?, range, at, limit, keys_only).await?;
+                self.remember(range, at, keys_only, &rows);
+                Ok(rows)
             }
             async fn count(&mut self, range: &KeyRange, at: Option<i64>) -> Result<i64, BackendError> {
-                count(self.db()?, range, at).await
+                count(self.fresh().await?, range, at).await
             }
             async fn events(&mut self, from: i64, to: i64, limit: usize) -> Result<Vec<Event>, BackendError> {
-                events(self.db()?, from, to, limit, false).await
+                events(self.fresh().await?, from, to, limit, false).await
             }
             async fn lease(&mut self, id: i64) -> Result<Option<LeaseRow>, BackendError> {
                 let rows = query(self.db()?, "SELECT id, ttl, expires_at_ms FROM causeway_lease WHERE id = $1", &[&id]).await?;
@@ -489,14 +520,14 @@ macro_rules! pg_reader {
                 Ok(rows.iter().map(lease_row).collect())
             }
             async fn lease_keys(&mut self, id: i64) -> Result<Vec<Bytes>, BackendError> {
-                let rows = query(self.db()?, "SELECT key FROM causeway_kv WHERE lease = $1 ORDER BY key", &[&id]).await?;
+                let rows = query(self.fresh().await?, "SELECT key FROM causeway_kv WHERE lease = $1 ORDER BY key", &[&id]).await?;
                 Ok(rows.iter().map(|r| Bytes::from(r.get::<_, Vec<u8>>(0))).collect())
             }
             async fn now_ms(&mut self) -> Result<i64, BackendError> {
                 self.read_now_ms().await
             }
             async fn first_revision_from(&mut self, from: i64) -> Result<i64, BackendError> {
-                let rows = query(self.db()?, "SELECT coalesce(min(revision), 0) FROM causeway_log WHERE revision >= $1", &[&from]).await?;
+                let rows = query(self.fresh().await?, "SELECT coalesce(min(revision), 0) FROM causeway_log WHERE revision >= $1", &[&from]).await?;
                 Ok(rows.first().map_or(0, |r| r.get(0)))
             }
             async fn db_size(&mut self) -> Result<(i64, i64), BackendError> {
@@ -515,6 +546,17 @@ macro_rules! pg_reader {
 }
 
 impl PgReader {
+    /// A reader's view never changes under it, so it is always fresh.
+    async fn fresh(&mut self) -> Result<&deadpool_postgres::Client, BackendError> {
+        self.db()
+    }
+
+    fn cached(&self, _: &KeyRange, _: Option<i64>, _: bool) -> Option<Vec<KeyValue>> {
+        None
+    }
+
+    fn remember(&mut self, _: &KeyRange, _: Option<i64>, _: bool, _: &[KeyValue]) {}
+
     async fn read_revisions(&self) -> Result<(i64, i64), BackendError> {
         revisions(self.db()?, false).await
     }
@@ -525,7 +567,110 @@ impl PgReader {
     }
 }
 
-impl PgWriter<'_> {
+impl<'t> PgWriter<'t> {
+    fn new(tx: deadpool_postgres::Transaction<'t>, notify: bool, prefetch: Vec<Vec<u8>>) -> Self {
+        PgWriter {
+            tx,
+            now_ms: None,
+            notify,
+            prefetch,
+            cache: HashMap::new(),
+            log: Vec::new(),
+            dirty: BTreeSet::new(),
+        }
+    }
+
+    /// The transaction, with every pending write in it.
+    async fn fresh(&mut self) -> Result<&deadpool_postgres::Transaction<'t>, BackendError> {
+        self.flush().await?;
+        Ok(&self.tx)
+    }
+
+    /// The newest state of a single key, when the cache knows it.
+    fn cached(&self, range: &KeyRange, at: Option<i64>, keys_only: bool) -> Option<Vec<KeyValue>> {
+        let (KeyRange::Single(key), None) = (range, at) else {
+            return None;
+        };
+        let kv = self.cache.get(key)?.clone();
+        Some(
+            kv.map(|mut kv| {
+                if keys_only {
+                    kv.value = Bytes::new();
+                }
+                kv
+            })
+            .into_iter()
+            .collect(),
+        )
+    }
+
+    fn remember(&mut self, range: &KeyRange, at: Option<i64>, keys_only: bool, rows: &[KeyValue]) {
+        if let (KeyRange::Single(key), None, false) = (range, at, keys_only) {
+            self.cache.insert(key.clone(), rows.first().cloned());
+        }
+    }
+
+    /// Writes the pending history rows, then each written key's final state.
+    async fn flush(&mut self) -> Result<(), BackendError> {
+        if self.log.is_empty() {
+            return Ok(());
+        }
+        let log = std::mem::take(&mut self.log);
+        let revisions: Vec<i64> = log.iter().map(|r| r.revision).collect();
+        let subs: Vec<i64> = log.iter().map(|r| r.sub).collect();
+        let keys: Vec<&[u8]> = log.iter().map(|r| r.kv.key.as_ref()).collect();
+        let deleted: Vec<bool> = log.iter().map(|r| r.deleted).collect();
+        let creates: Vec<i64> = log.iter().map(|r| r.kv.create_revision).collect();
+        let versions: Vec<i64> = log.iter().map(|r| r.kv.version).collect();
+        let leases: Vec<i64> = log.iter().map(|r| r.kv.lease).collect();
+        let values: Vec<&[u8]> = log.iter().map(|r| r.kv.value.as_ref()).collect();
+        execute(
+            &self.tx,
+            "INSERT INTO causeway_log (revision, sub, key, deleted, create_revision, version, lease, value)
+             SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BYTEA[], $4::BOOL[],
+                                  $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::BYTEA[])",
+            &[&revisions, &subs, &keys, &deleted, &creates, &versions, &leases, &values],
+        )
+        .await?;
+        let dirty = std::mem::take(&mut self.dirty);
+        let mut gone: Vec<&[u8]> = Vec::new();
+        let mut live: Vec<&KeyValue> = Vec::new();
+        for key in &dirty {
+            match self.cache.get(key) {
+                Some(Some(kv)) => live.push(kv),
+                _ => gone.push(key.as_ref()),
+            }
+        }
+        if !gone.is_empty() {
+            execute(
+                &self.tx,
+                "DELETE FROM causeway_kv WHERE key = ANY($1::BYTEA[])",
+                &[&gone],
+            )
+            .await?;
+        }
+        if !live.is_empty() {
+            let keys: Vec<&[u8]> = live.iter().map(|kv| kv.key.as_ref()).collect();
+            let creates: Vec<i64> = live.iter().map(|kv| kv.create_revision).collect();
+            let mods: Vec<i64> = live.iter().map(|kv| kv.mod_revision).collect();
+            let versions: Vec<i64> = live.iter().map(|kv| kv.version).collect();
+            let leases: Vec<i64> = live.iter().map(|kv| kv.lease).collect();
+            let values: Vec<&[u8]> = live.iter().map(|kv| kv.value.as_ref()).collect();
+            execute(
+                &self.tx,
+                "INSERT INTO causeway_kv (key, create_revision, mod_revision, version, lease, value)
+                 SELECT * FROM unnest($1::BYTEA[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[],
+                                      $5::BIGINT[], $6::BYTEA[])
+                 ON CONFLICT (key) DO UPDATE SET create_revision = excluded.create_revision,
+                   mod_revision = excluded.mod_revision, version = excluded.version,
+                   lease = excluded.lease, value = excluded.value",
+                &[&keys, &creates, &mods, &versions, &leases, &values],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Locks the revision row: from here until commit, no other writer on
     /// the database can take a revision.
     async fn read_revisions(&mut self) -> Result<(i64, i64), BackendError> {
@@ -539,7 +684,27 @@ impl PgWriter<'_> {
             .first()
             .ok_or_else(|| BackendError::Corrupt("causeway_meta has no row".into()))?;
         self.now_ms = Some(row.get(2));
-        Ok((row.get(0), row.get(1)))
+        let revisions = (row.get(0), row.get(1));
+        // Only now, with the lock held, can the batch's keys be read once
+        // and trusted for the rest of the transaction.
+        if !self.prefetch.is_empty() {
+            let keys = std::mem::take(&mut self.prefetch);
+            let rows = query(
+                &self.tx,
+                "SELECT key, create_revision, mod_revision, version, lease, value
+                 FROM causeway_kv WHERE key = ANY($1::BYTEA[])",
+                &[&keys],
+            )
+            .await?;
+            for key in keys {
+                self.cache.entry(Bytes::from(key)).or_insert(None);
+            }
+            for row in &rows {
+                let kv = kv_row(row);
+                self.cache.insert(kv.key.clone(), Some(kv));
+            }
+        }
+        Ok(revisions)
     }
 
     async fn read_now_ms(&mut self) -> Result<i64, BackendError> {
@@ -558,44 +723,29 @@ pg_reader!(PgWriter<'_>);
 
 impl Writer for PgWriter<'_> {
     async fn put(&mut self, kv: &KeyValue, sub: i64) -> Result<(), BackendError> {
-        let (key, value) = (kv.key.as_ref(), kv.value.as_ref());
-        execute(
-            &self.tx,
-            "INSERT INTO causeway_kv (key, create_revision, mod_revision, version, lease, value)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (key) DO UPDATE SET create_revision = excluded.create_revision,
-               mod_revision = excluded.mod_revision, version = excluded.version,
-               lease = excluded.lease, value = excluded.value",
-            &[
-                &key,
-                &kv.create_revision,
-                &kv.mod_revision,
-                &kv.version,
-                &kv.lease,
-                &value,
-            ],
-        )
-        .await?;
-        execute(
-            &self.tx,
-            "INSERT INTO causeway_log (revision, sub, key, deleted, create_revision, version, lease, value)
-             VALUES ($1, $2, $3, FALSE, $4, $5, $6, $7)",
-            &[&kv.mod_revision, &sub, &key, &kv.create_revision, &kv.version, &kv.lease, &value],
-        )
-        .await?;
+        self.cache.insert(kv.key.clone(), Some(kv.clone()));
+        self.dirty.insert(kv.key.clone());
+        self.log.push(LogRow {
+            revision: kv.mod_revision,
+            sub,
+            kv: kv.clone(),
+            deleted: false,
+        });
         Ok(())
     }
 
     async fn delete(&mut self, key: &Bytes, revision: i64, sub: i64) -> Result<(), BackendError> {
-        let key = key.as_ref();
-        execute(&self.tx, "DELETE FROM causeway_kv WHERE key = $1", &[&key]).await?;
-        execute(
-            &self.tx,
-            "INSERT INTO causeway_log (revision, sub, key, deleted, create_revision, version, lease, value)
-             VALUES ($1, $2, $3, TRUE, 0, 0, 0, ''::BYTEA)",
-            &[&revision, &sub, &key],
-        )
-        .await?;
+        self.cache.insert(key.clone(), None);
+        self.dirty.insert(key.clone());
+        self.log.push(LogRow {
+            revision,
+            sub,
+            kv: KeyValue {
+                key: key.clone(),
+                ..KeyValue::default()
+            },
+            deleted: true,
+        });
         Ok(())
     }
 
@@ -604,6 +754,7 @@ impl Writer for PgWriter<'_> {
         revision: i64,
         compact_revision: i64,
     ) -> Result<(), BackendError> {
+        self.flush().await?;
         execute(
             &self.tx,
             "UPDATE causeway_meta SET revision = $1, compact_revision = $2 WHERE id = 1",
@@ -644,6 +795,7 @@ impl Writer for PgWriter<'_> {
         from: i64,
         to: i64,
     ) -> Result<u64, BackendError> {
+        self.flush().await?;
         // Superseded versions first, tombstones after, as in SQLite: a
         // tombstone must outlive every older version of its key.
         let hidden = execute(
@@ -668,13 +820,17 @@ async fn run_batch(
     ops: &[&WriteOp],
     notify: bool,
 ) -> Result<BatchOutcome, BackendError> {
+    let prefetch = ops
+        .iter()
+        .filter_map(|op| match op {
+            WriteOp::Put(p) => Some(p.key.to_vec()),
+            _ => None,
+        })
+        .collect();
     let tx = client.transaction().await.map_err(pg_err)?;
-    let mut w = PgWriter {
-        tx,
-        now_ms: None,
-        notify,
-    };
+    let mut w = PgWriter::new(tx, notify, prefetch);
     let outcome = apply_batch(&mut w, ops).await?;
+    w.flush().await?;
     w.tx.commit().await.map_err(pg_err)?;
     Ok(outcome)
 }
