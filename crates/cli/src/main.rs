@@ -2,6 +2,8 @@
 
 use clap::Parser;
 
+mod ca;
+
 /// causeway joins Kubernetes clusters into one ClusterSet.
 #[derive(Debug, Parser)]
 #[command(name = "causeway", version, about, long_about = None)]
@@ -11,9 +13,14 @@ struct Cli {
 }
 
 #[derive(Debug, clap::Subcommand)]
-enum Command {}
+enum Command {
+    /// Certificate authorities, X.509-SVIDs, bundles, rotation and expiry checks.
+    Ca(ca::CaArgs),
+}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Ca(args) => ca::run(args),
+    }
 }

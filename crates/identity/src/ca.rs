@@ -68,14 +68,14 @@ pub enum CaError {
         path: PathBuf,
         /// What is wrong.
         #[source]
-        source: SvidError,
+        source: Box<SvidError>,
     },
     /// The private key does not belong to the certificate.
     #[error("{0} does not match the public key of the CA certificate")]
     KeyMismatch(PathBuf),
     /// An issued certificate does not pass causeway's own checks.
     #[error("issued certificate fails the X.509-SVID checks")]
-    Issued(#[source] SvidError),
+    Issued(#[source] Box<SvidError>),
     /// The requested ID belongs to another trust domain.
     #[error("{id} is not in this CA's trust domain {trust_domain}")]
     WrongTrustDomain {
@@ -184,9 +184,9 @@ impl CertificateAuthority {
             });
         }
         if req.spiffe_id.path().is_empty() {
-            return Err(CaError::Issued(SvidError::LeafWithoutPath(
+            return Err(CaError::Issued(Box::new(SvidError::LeafWithoutPath(
                 req.spiffe_id.clone(),
-            )));
+            ))));
         }
         let now = SystemTime::now();
         self.check_usable(now)?;
@@ -226,7 +226,7 @@ impl CertificateAuthority {
         // The root is left out: peers hold it in their bundle, and sending it only costs bytes.
         let mut chain = vec![cert.der().clone()];
         chain.extend(self.chain[..self.chain.len() - 1].iter().cloned());
-        X509Svid::new(chain, private_key(&key)).map_err(CaError::Issued)
+        X509Svid::new(chain, private_key(&key)).map_err(|e| CaError::Issued(Box::new(e)))
     }
 
     /// The trust domain this CA issues for.
@@ -288,7 +288,7 @@ impl CertificateAuthority {
         })?;
         let bad = |source| CaError::BadCaCert {
             path: cert_path.clone(),
-            source,
+            source: Box::new(source),
         };
         let id = svid::check_signing_cert(&chain[0])
             .map_err(bad)?
@@ -347,6 +347,23 @@ pub struct CaState {
     pub issued_until: u64,
     /// Previous anchors still trusted.
     pub retired: Vec<RetiredAnchor>,
+    /// SVIDs issued and not yet expired, for `causeway ca check`.
+    #[serde(default)]
+    pub leaves: Vec<IssuedLeaf>,
+}
+
+/// An SVID this CA issued.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssuedLeaf {
+    /// Its SPIFFE ID.
+    pub spiffe_id: String,
+    /// Its serial number, hex.
+    pub serial: String,
+    /// Unix time it became valid.
+    #[serde(default)]
+    pub not_before: u64,
+    /// Unix time of its expiry.
+    pub not_after: u64,
 }
 
 /// A CA directory: the active CA, a CA staged for rotation, and previous anchors.
@@ -466,7 +483,20 @@ impl CaDir {
     /// Issues an SVID with the active CA and remembers its expiry for rotation.
     pub fn issue(&mut self, req: &SvidRequest) -> Result<X509Svid, CaError> {
         let svid = self.active.issue(req)?;
-        self.record_issued(svid.not_after())?;
+        let now = unix(SystemTime::now());
+        // Expired leaves were replaced or abandoned; keeping them would only grow the file.
+        self.state.leaves.retain(|l| l.not_after > now);
+        let serial = svid::cert_info(&svid.chain()[0])
+            .map(|i| i.serial)
+            .unwrap_or_default();
+        self.state.leaves.push(IssuedLeaf {
+            spiffe_id: svid.spiffe_id().to_string(),
+            serial,
+            not_before: unix(svid.not_before()),
+            not_after: unix(svid.not_after()),
+        });
+        self.state.issued_until = self.state.issued_until.max(unix(svid.not_after()));
+        self.save_state()?;
         Ok(svid)
     }
 

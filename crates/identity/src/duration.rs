@@ -1,7 +1,7 @@
 //! Durations as people write them on a command line: `90s`, `30m`, `24h`, `7d`, `10y`, or a
 //! sum such as `1h30m`.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Why a duration could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,6 +91,31 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
+/// Formats a time as RFC 3339 in UTC, e.g. `2026-11-21T07:54:49Z`.
+pub fn format_timestamp(t: SystemTime) -> String {
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    };
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +148,10 @@ mod tests {
         ));
         assert_eq!(format_duration(Duration::from_secs(90_000)), "1d 1h");
         assert_eq!(format_duration(Duration::from_secs(65)), "1m 5s");
+        assert_eq!(
+            format_timestamp(UNIX_EPOCH + Duration::from_secs(1_795_334_089)),
+            "2026-11-22T07:54:49Z"
+        );
+        assert_eq!(format_timestamp(UNIX_EPOCH), "1970-01-01T00:00:00Z");
     }
 }

@@ -5,13 +5,18 @@
 
 pub mod bundle;
 pub mod ca;
+pub mod check;
 pub mod duration;
 pub mod jwk;
 pub mod pem;
+pub mod source;
 pub mod spiffe_id;
 pub mod svid;
+pub mod tls;
 
 pub use bundle::{TrustBundle, TrustStore};
 pub use ca::{CaDir, CertificateAuthority, SvidRequest};
+pub use source::SvidSource;
 pub use spiffe_id::{SpiffeId, TrustDomain};
 pub use svid::X509Svid;
+pub use tls::{Authorizer, SpiffeTls};

@@ -312,7 +312,8 @@ mod tests {
     #[test]
     fn refuses_malformed_ids_with_a_reason() {
         use SpiffeIdError as E;
-        let cases: &[(&str, fn(&SpiffeIdError) -> bool)] = &[
+        type Check = fn(&SpiffeIdError) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("", |e| matches!(e, E::Empty)),
             ("http://td/x", |e| matches!(e, E::WrongScheme(_))),
             ("SPIFFE://td/x", |e| matches!(e, E::WrongScheme(_))),

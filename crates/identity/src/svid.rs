@@ -64,14 +64,12 @@ pub enum SvidError {
     #[error("no trust bundle for trust domain {0}")]
     UnknownTrustDomain(String),
     /// The chain does not verify against the trust domain's bundle.
-    #[error("chain of {id} does not verify against the bundle of {trust_domain}: {reason}")]
+    #[error("chain of {id} does not verify against the bundle of its trust domain: {reason}")]
     Chain {
         /// The leaf's SPIFFE ID.
-        id: SpiffeId,
-        /// The bundle used.
-        trust_domain: String,
+        id: String,
         /// What the path validator said.
-        reason: webpki::Error,
+        reason: Box<webpki::Error>,
     },
     /// The private key cannot be used for signing.
     #[error("private key is not usable")]
@@ -334,9 +332,8 @@ pub fn verify_chain(
         .filter_map(|c| webpki::anchor_from_trusted_cert(c).ok())
         .collect();
     let chain_err = |reason| SvidError::Chain {
-        id: info.spiffe_id.clone(),
-        trust_domain: info.spiffe_id.trust_domain().to_string(),
-        reason,
+        id: info.spiffe_id.to_string(),
+        reason: Box::new(reason),
     };
     let ee = webpki::EndEntityCert::try_from(leaf).map_err(chain_err)?;
     let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
