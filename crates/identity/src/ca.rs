@@ -17,6 +17,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::{Deserialize, Serialize};
 
 use crate::bundle::TrustBundle;
+use crate::jwt::JwtSigner;
 use crate::pem::{self, PemError};
 use crate::spiffe_id::{SpiffeId, TrustDomain};
 use crate::svid::{self, SvidError, X509Svid};
@@ -99,6 +100,9 @@ pub enum CaError {
     /// A DNS name is not valid in a certificate.
     #[error("{0:?} is not a valid DNS name for a certificate")]
     BadDnsName(String),
+    /// The JWT signing key could not be made or read.
+    #[error("JWT signing key is unusable")]
+    Jwt(#[source] Box<crate::jwt::JwtError>),
     /// Rotation of an intermediate needs its parent.
     #[error("{0} holds an intermediate; rotate it with the root directory given")]
     NeedsParent(PathBuf),
@@ -327,6 +331,8 @@ pub const CERT_FILE: &str = "ca.crt";
 /// The key file of a CA directory.
 pub const KEY_FILE: &str = "ca.key";
 const STATE_FILE: &str = "state.json";
+/// The JWT-SVID signing key of a CA directory.
+pub const JWT_KEY_FILE: &str = "jwt.key";
 const NEXT_DIR: &str = "next";
 
 /// An anchor kept in the bundle after rotation until everything it signed has expired.
@@ -372,6 +378,7 @@ pub struct CaDir {
     dir: PathBuf,
     active: CertificateAuthority,
     next: Option<CertificateAuthority>,
+    jwt: Option<JwtSigner>,
     state: CaState,
 }
 
@@ -418,10 +425,14 @@ impl CaDir {
             return Err(CaError::Exists(dir.to_owned()));
         }
         ca.save(dir)?;
+        let jwt = JwtSigner::generate().map_err(|e| CaError::Jwt(Box::new(e)))?;
+        jwt.save(&dir.join(JWT_KEY_FILE))
+            .map_err(|e| CaError::Jwt(Box::new(e)))?;
         let this = Self {
             dir: dir.to_owned(),
             active: ca,
             next: None,
+            jwt: Some(jwt),
             state: CaState {
                 sequence: 1,
                 ..CaState::default()
@@ -452,10 +463,17 @@ impl CaDir {
                 ..CaState::default()
             }
         };
+        let jwt_path = dir.join(JWT_KEY_FILE);
+        let jwt = if jwt_path.exists() {
+            Some(JwtSigner::load(&jwt_path).map_err(|e| CaError::Jwt(Box::new(e)))?)
+        } else {
+            None
+        };
         Ok(Self {
             dir: dir.to_owned(),
             active,
             next,
+            jwt,
             state,
         })
     }
@@ -530,8 +548,16 @@ impl CaDir {
         for a in self.anchors(now) {
             b.add_x509_authority(a);
         }
+        if let Some(jwt) = &self.jwt {
+            b.add_jwt_authority(jwt.kid().to_owned(), jwt.public_jwk());
+        }
         b.set_sequence(self.state.sequence);
         b
+    }
+
+    /// The key that signs this trust domain's JWT-SVIDs, if the directory has one.
+    pub fn jwt_signer(&self) -> Option<&JwtSigner> {
+        self.jwt.as_ref()
     }
 
     /// Drives rotation one step. A root is rotated in two steps so that the new anchor is

@@ -130,3 +130,39 @@ pub fn openssl_cert_args(svid: &X509Svid, dir: &Path, name: &str) -> Vec<String>
     }
     args
 }
+
+/// Runs the PyJWT helper with the arguments; returns (exit code, stdout + stderr).
+pub fn pyjwt(args: &[&str]) -> (i32, String) {
+    let python = tool("python3");
+    let check = Command::new(&python)
+        .args(["-c", "import jwt, cryptography"])
+        .output()
+        .expect("run python3");
+    assert!(
+        check.status.success(),
+        "PyJWT is not installed for {}; run scripts/install-test-deps.sh",
+        python.display()
+    );
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(include_str!("pyjwt_helper.py"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run python3");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Runs the PyJWT helper and fails the test unless it succeeds; returns stdout trimmed.
+pub fn pyjwt_ok(args: &[&str]) -> String {
+    let (code, out) = pyjwt(args);
+    assert_eq!(code, 0, "pyjwt {args:?}: {out}");
+    out.trim().to_owned()
+}
