@@ -176,22 +176,29 @@ impl OidcVerifier {
         self.map_user(&t)
     }
 
-    async fn key(&self, kid: &str) -> Result<Jwk, OidcError> {
+    /// The cache, whether it is due for a refresh, and the key if it is fresh and has it.
+    fn lookup(&self, kid: &str) -> (Arc<KeyCache>, bool, Option<Jwk>) {
         let cache = self.cache();
         let stale = cache
             .fetched
             .is_none_or(|t| t.elapsed() >= self.config.refresh_interval);
-        if !stale && let Some(k) = cache.keys.get(kid) {
-            return Ok(k.clone());
+        let hit = if stale {
+            None
+        } else {
+            cache.keys.get(kid).cloned()
+        };
+        (cache, stale, hit)
+    }
+
+    async fn key(&self, kid: &str) -> Result<Jwk, OidcError> {
+        if let (_, _, Some(k)) = self.lookup(kid) {
+            return Ok(k);
         }
         let _guard = self.fetching.lock().await;
         // Another task may have fetched while this one waited.
-        let cache = self.cache();
-        let stale = cache
-            .fetched
-            .is_none_or(|t| t.elapsed() >= self.config.refresh_interval);
-        if !stale && let Some(k) = cache.keys.get(kid) {
-            return Ok(k.clone());
+        let (cache, stale, hit) = self.lookup(kid);
+        if let Some(k) = hit {
+            return Ok(k);
         }
         let limited = cache
             .last_attempt
