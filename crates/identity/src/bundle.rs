@@ -105,7 +105,7 @@ impl TrustBundle {
                         tracing::debug!(%kid, error = %e, "skipping a jwt-svid key of a type causeway cannot use");
                         continue;
                     }
-                    b.jwt_authorities.insert(kid, jwk);
+                    b.add_jwt_authority(kid, jwk);
                 }
                 other => tracing::debug!(use_ = ?other, "skipping a bundle key of unknown use"),
             }
@@ -176,7 +176,10 @@ impl TrustBundle {
     }
 
     /// Adds or replaces a JWT authority.
-    pub fn add_jwt_authority(&mut self, kid: String, jwk: Jwk) {
+    pub fn add_jwt_authority(&mut self, kid: String, mut jwk: Jwk) {
+        // Stored as it will be written, so a bundle read back compares equal.
+        jwk.use_ = Some("jwt-svid".into());
+        jwk.kid = Some(kid.clone());
         self.jwt_authorities.insert(kid, jwk);
     }
 
@@ -222,6 +225,9 @@ impl TrustBundle {
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
     inner: Arc<RwLock<BTreeMap<TrustDomain, Arc<TrustBundle>>>>,
+    /// Woken when a verifier meets a key the bundle of a trust domain lacks, so that the
+    /// federation client of that trust domain can fetch early.
+    unknown_key: Arc<RwLock<BTreeMap<TrustDomain, Arc<tokio::sync::Notify>>>>,
 }
 
 impl TrustStore {
@@ -273,6 +279,21 @@ impl TrustStore {
     pub fn remove(&self, trust_domain: &TrustDomain) {
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
         map.remove(trust_domain);
+    }
+
+    /// Says that a peer of `trust_domain` used a key its bundle lacks: the bundle may be
+    /// out of date.
+    pub fn report_unknown_key(&self, trust_domain: &TrustDomain) {
+        let map = self.unknown_key.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get(trust_domain) {
+            n.notify_one();
+        }
+    }
+
+    /// What a federation client waits on to hear of unknown keys of its trust domain.
+    pub fn unknown_key_signal(&self, trust_domain: &TrustDomain) -> Arc<tokio::sync::Notify> {
+        let mut map = self.unknown_key.write().unwrap_or_else(|p| p.into_inner());
+        map.entry(trust_domain.clone()).or_default().clone()
     }
 
     /// The trust domains held.

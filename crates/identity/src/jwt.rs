@@ -495,9 +495,10 @@ pub fn verify_jwt_svid(
     let bundle = trust
         .get(id.trust_domain())
         .ok_or_else(|| JwtError::UnknownTrustDomain(id.trust_domain().to_string()))?;
-    let jwk = bundle
-        .jwt_authority(kid)
-        .ok_or_else(|| JwtError::UnknownKid(kid.to_owned()))?;
+    let Some(jwk) = bundle.jwt_authority(kid) else {
+        trust.report_unknown_key(id.trust_domain());
+        return Err(JwtError::UnknownKid(kid.to_owned()));
+    };
     t.verify_with(jwk)?;
     t.check_audience(&[audience.to_owned()])?;
     t.check_times(now)?;

@@ -7,6 +7,8 @@ pub mod bundle;
 pub mod ca;
 pub mod check;
 pub mod duration;
+pub mod endpoint;
+pub mod federation;
 pub mod http;
 pub mod jwk;
 pub mod jwt;

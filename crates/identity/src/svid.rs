@@ -361,6 +361,11 @@ pub fn verify_chain(
         Err(webpki::Error::CertNotValidYet { .. }) if now < info.not_before => {
             Err(SvidError::NotYetValid(info.not_before))
         }
-        Err(e) => Err(chain_err(e)),
+        Err(e) => {
+            if matches!(e, webpki::Error::UnknownIssuer) {
+                trust.report_unknown_key(info.spiffe_id.trust_domain());
+            }
+            Err(chain_err(e))
+        }
     }
 }

@@ -120,6 +120,10 @@ async fn service_account_tokens_from_pyjwt_through_oidc_discovery() {
     let verifier = issuer.verifier(Duration::from_secs(2));
 
     let t1 = sign("RS256", &k1_path, "k1", sa_claims(&issuer.url));
+    // The next key and its token are made now, so that no slow Python run falls between
+    // the first fetch and the rate-limited one below.
+    let (k2_path, k2) = keygen(dir.path(), "ES256", "k2");
+    let t2 = sign("ES256", &k2_path, "k2", sa_claims(&issuer.url));
     let user = verifier.verify(&t1).await.unwrap();
     assert_eq!(user.username, "cluster-a:system:serviceaccount:shop:cart");
     assert_eq!(
@@ -134,9 +138,7 @@ async fn service_account_tokens_from_pyjwt_through_oidc_discovery() {
 
     // Rotation: the issuer adds k2 and signs with it. The verifier refreshes early for the
     // unknown kid, but not more often than its rate limit allows.
-    let (k2_path, k2) = keygen(dir.path(), "ES256", "k2");
     issuer.keys.set(vec![k1.clone(), k2.clone()]);
-    let t2 = sign("ES256", &k2_path, "k2", sa_claims(&issuer.url));
     let err = verifier.verify(&t2).await.unwrap_err();
     assert!(
         matches!(err, OidcError::Jwt(JwtError::UnknownKid(ref k)) if k == "k2"),
