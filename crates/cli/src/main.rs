@@ -3,6 +3,7 @@
 use clap::Parser;
 
 mod ca;
+mod identity;
 
 /// causeway joins Kubernetes clusters into one ClusterSet.
 #[derive(Debug, Parser)]
@@ -16,11 +17,14 @@ struct Cli {
 enum Command {
     /// Certificate authorities, X.509-SVIDs, bundles, rotation and expiry checks.
     Ca(ca::CaArgs),
+    /// Serve a trust domain's SPIFFE bundle, and federate with other trust domains.
+    Identity(identity::IdentityArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Ca(args) => ca::run(args),
+        Command::Identity(args) => identity::run(args),
     }
 }

@@ -1,0 +1,291 @@
+//! The `causeway ca` and `causeway identity` command-line contract, checked with openssl.
+
+// Test code: a failed unwrap is a failed test with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn causeway(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_causeway"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = causeway(args);
+    assert!(
+        out.status.success(),
+        "causeway {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn openssl(args: &[&str]) -> Output {
+    Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl is not on PATH; run scripts/install-test-deps.sh")
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn ca_commands_follow_the_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let east = tmp.path().join("east");
+    let out = ok(&[
+        "ca",
+        "init",
+        "--trust-domain",
+        "mesh.example",
+        "--dir",
+        p(&root),
+    ]);
+    assert!(
+        !out.contains("PRIVATE KEY"),
+        "the key is never printed: {out}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(root.join("ca.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(root.join("ca.crt").is_file());
+    // Refuses to overwrite an existing CA.
+    assert!(
+        !causeway(&[
+            "ca",
+            "init",
+            "--trust-domain",
+            "mesh.example",
+            "--dir",
+            p(&root)
+        ])
+        .status
+        .success()
+    );
+
+    ok(&[
+        "ca",
+        "intermediate",
+        "--dir",
+        p(&root),
+        "--trust-domain",
+        "mesh.example",
+        "--out",
+        p(&east),
+    ]);
+    let prefix = tmp.path().join("web");
+    ok(&[
+        "ca",
+        "issue",
+        "--dir",
+        p(&east),
+        "--spiffe-id",
+        "spiffe://mesh.example/ns/shop/sa/web",
+        "--dns",
+        "web.shop.svc",
+        "--dns",
+        "web",
+        "--ttl",
+        "2h",
+        "--out",
+        p(&prefix),
+    ]);
+    let crt = tmp.path().join("web.crt");
+    let pem = std::fs::read_to_string(&crt).unwrap();
+    assert_eq!(
+        pem.matches("BEGIN CERTIFICATE").count(),
+        2,
+        "leaf and intermediate, no root"
+    );
+    let verify = openssl(&[
+        "verify",
+        "-CAfile",
+        p(&root.join("ca.crt")),
+        "-untrusted",
+        p(&crt),
+        p(&crt),
+    ]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let text =
+        String::from_utf8_lossy(&openssl(&["x509", "-in", p(&crt), "-noout", "-text"]).stdout)
+            .into_owned();
+    assert!(
+        text.contains("URI:spiffe://mesh.example/ns/shop/sa/web"),
+        "{text}"
+    );
+    assert!(
+        text.contains("DNS:web.shop.svc") && text.contains("DNS:web"),
+        "{text}"
+    );
+
+    let bundle: serde_json::Value =
+        serde_json::from_str(&ok(&["ca", "bundle", "--dir", p(&east)])).unwrap();
+    let keys = bundle["keys"].as_array().unwrap();
+    assert!(
+        keys.iter()
+            .any(|k| k["use"] == "x509-svid" && k["x5c"].as_array().unwrap().len() == 1)
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k["use"] == "jwt-svid" && k["kid"].is_string())
+    );
+    assert!(bundle["spiffe_sequence"].as_u64().unwrap() >= 1);
+
+    let table = ok(&["ca", "check", "--dir", p(&root), "--dir", p(&east)]);
+    assert!(
+        table.contains("anchor") && table.contains("intermediate") && table.contains("leaf"),
+        "{table}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["ca", "check", "--dir", p(&east), "--output", "json"])).unwrap();
+    assert_eq!(json["status"], "ok");
+
+    // An SVID that expires makes `ca check` fail.
+    let short = tmp.path().join("short");
+    ok(&[
+        "ca",
+        "issue",
+        "--dir",
+        p(&east),
+        "--spiffe-id",
+        "spiffe://mesh.example/short",
+        "--ttl",
+        "1s",
+        "--out",
+        p(&short),
+    ]);
+    std::thread::sleep(Duration::from_millis(2100));
+    let out = causeway(&[
+        "ca",
+        "check",
+        "--dir",
+        p(&east),
+        "--svid",
+        p(&tmp.path().join("short.crt")),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("expired"));
+
+    // Bad input is refused with the reason.
+    let refused = [
+        (
+            vec!["--spiffe-id", "spiffe://Mesh.example/x"],
+            "trust domain \"Mesh.example\" contains 'M'",
+        ),
+        (
+            vec!["--spiffe-id", "spiffe://other.example/x"],
+            "not in this CA's trust domain",
+        ),
+        (
+            vec!["--spiffe-id", "spiffe://mesh.example/x", "--ttl", "5w"],
+            "unknown unit",
+        ),
+        (
+            vec!["--spiffe-id", "spiffe://mesh.example/x?q"],
+            "has a query",
+        ),
+    ];
+    for (extra, reason) in refused {
+        let mut args = vec!["ca", "issue", "--dir", p(&east), "--out", p(&prefix)];
+        args.extend(extra);
+        let out = causeway(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(reason), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn serve_bundle_and_federate_once_then_stop_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca");
+    ok(&["ca", "init", "--trust-domain", "b.example", "--dir", p(&ca)]);
+    let initial = tmp.path().join("initial.json");
+    std::fs::write(&initial, ok(&["ca", "bundle", "--dir", p(&ca)])).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_causeway"))
+        .args([
+            "identity",
+            "serve-bundle",
+            "--dir",
+            p(&ca),
+            "--listen",
+            &listen,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "serve-bundle did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let federate_once = |endpoint_id: &str| {
+        causeway(&[
+            "identity",
+            "federate",
+            "--trust-domain",
+            "b.example",
+            "--url",
+            &format!("https://{listen}/"),
+            "--profile",
+            "https_spiffe",
+            "--endpoint-spiffe-id",
+            endpoint_id,
+            "--bundle",
+            p(&initial),
+            "--once",
+        ])
+    };
+    let fetched = federate_once("spiffe://b.example/causeway/bundle-endpoint");
+    // The wrong endpoint ID is refused while the server is still up.
+    let wrong = federate_once("spiffe://b.example/x");
+    let stdout = String::from_utf8_lossy(&fetched.stdout);
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let status = server.wait().unwrap();
+    assert!(
+        fetched.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let want: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&initial).unwrap()).unwrap();
+    assert_eq!(got["keys"], want["keys"]);
+    assert!(
+        status.success(),
+        "serve-bundle stops cleanly on SIGTERM: {status}"
+    );
+
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("not authorized"));
+}
