@@ -31,6 +31,9 @@ pub const DEFAULT_SVID_TTL: Duration = Duration::from_secs(86_400);
 /// Certificates are back-dated by this much so that a peer whose clock is a little behind
 /// does not see them as not yet valid.
 const BACKDATE: Duration = Duration::from_secs(60);
+/// SVIDs are back-dated less: they are short-lived, and renewal at half-life counts from
+/// their start.
+const LEAF_BACKDATE: Duration = Duration::from_secs(10);
 
 /// Why a CA operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -197,7 +200,7 @@ impl CertificateAuthority {
         let not_after = (now + req.ttl).min(self.not_after);
         let key = generate_key()?;
         let mut params = CertificateParams::default();
-        params.not_before = (now - BACKDATE).into();
+        params.not_before = (now - LEAF_BACKDATE).into();
         params.not_after = not_after.into();
         params.serial_number = Some(random_serial()?);
         let mut dn = DistinguishedName::new();

@@ -112,23 +112,31 @@ impl SvidSource {
     pub fn spawn_renewal(&self, ca: Arc<CertificateAuthority>, req: SvidRequest) -> JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
+            // An SVID loaded past its half-life is renewed at once.
+            let mut wait = this
+                .current()
+                .renew_at()
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
             loop {
-                let at = this.current().renew_at();
-                let wait = at
-                    .duration_since(SystemTime::now())
-                    .unwrap_or(Duration::ZERO);
                 tokio::time::sleep(wait).await;
-                match ca
-                    .issue(&req)
-                    .map_err(|e| e.to_string())
-                    .and_then(|svid| this.set(svid).map_err(|e| e.to_string()))
-                {
-                    Ok(()) => tracing::info!(id = %req.spiffe_id, "renewed SVID"),
+                let renewed = ca.issue(&req).map_err(|e| e.to_string()).and_then(|svid| {
+                    let next = svid.renew_at();
+                    this.set(svid).map(|()| next).map_err(|e| e.to_string())
+                });
+                wait = match renewed {
+                    Ok(next) => {
+                        tracing::info!(id = %req.spiffe_id, "renewed SVID");
+                        // Never spin: a fresh SVID waits at least a second.
+                        next.duration_since(SystemTime::now())
+                            .unwrap_or(Duration::ZERO)
+                            .max(Duration::from_secs(1))
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, id = %req.spiffe_id, "SVID renewal failed");
-                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        Duration::from_secs(60)
                     }
-                }
+                };
             }
         })
     }

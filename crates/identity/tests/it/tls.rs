@@ -406,3 +406,56 @@ async fn new_svids_and_bundles_apply_to_the_next_handshake_only() {
     let third = connect().await.unwrap();
     assert_eq!(server_id(&third), "spiffe://a.example/server/three");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svids_renew_at_half_life_and_reload_from_files() {
+    let ca =
+        Arc::new(CertificateAuthority::new_root(td("a.example"), DEFAULT_ROOT_LIFETIME).unwrap());
+    // Issued 10 s back-dated with a 30 s TTL: 40 s of life, so half-life is 10 s from now.
+    let req = causeway_identity::SvidRequest {
+        spiffe_id: SpiffeId::parse("spiffe://a.example/renewing").unwrap(),
+        dns_names: vec![],
+        ttl: Duration::from_secs(30),
+    };
+    let first = ca.issue(&req).unwrap();
+    let source = SvidSource::new(first.clone()).unwrap();
+    let task = source.spawn_renewal(ca.clone(), req);
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(
+        source.current().chain()[0],
+        first.chain()[0],
+        "not renewed before half-life"
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let renewed = source.current();
+    assert_ne!(
+        renewed.chain()[0],
+        first.chain()[0],
+        "renewed after half-life"
+    );
+    assert!(renewed.not_after() > first.not_after());
+    task.abort();
+
+    // Files replaced on disk are picked up; a broken file is ignored.
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("w.crt"), dir.path().join("w.key"));
+    let one = issue(&ca, "spiffe://a.example/files/one", HOUR);
+    one.write(&cert, &key).unwrap();
+    let source = SvidSource::new(one).unwrap();
+    let task = source.spawn_file_reload(cert.clone(), key.clone(), Duration::from_millis(100));
+    issue(&ca, "spiffe://a.example/files/two", HOUR)
+        .write(&cert, &key)
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while source.current().spiffe_id().path() != "/files/two" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "reload did not happen"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    std::fs::write(&cert, "not a certificate").unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(source.current().spiffe_id().path(), "/files/two");
+    task.abort();
+}
