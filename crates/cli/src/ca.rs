@@ -99,6 +99,10 @@ enum CaCommand {
         /// Bundle files to check too, as TRUST_DOMAIN=FILE.
         #[arg(long = "bundle")]
         bundles: Vec<String>,
+        /// A directory of federated bundles named TRUST_DOMAIN.json, as `causeway identity
+        /// federate` writes them; checked when it exists.
+        #[arg(long, default_value = "./.causeway/bundles")]
+        bundle_dir: PathBuf,
         /// Warn when less than this is left.
         #[arg(long, value_parser = parse_duration, default_value = "30d")]
         warn: Duration,
@@ -222,10 +226,11 @@ pub fn run(args: CaArgs) -> anyhow::Result<()> {
             dirs,
             svids,
             bundles,
+            bundle_dir,
             warn,
             output,
         } => {
-            let mut parsed = Vec::new();
+            let mut parsed = federated_bundles(&bundle_dir)?;
             for b in &bundles {
                 let Some((td, path)) = b.split_once('=') else {
                     bail!("--bundle {b:?} must be TRUST_DOMAIN=FILE");
@@ -256,6 +261,26 @@ pub fn run(args: CaArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The `TRUST_DOMAIN.json` files of a bundle directory, if it exists.
+fn federated_bundles(dir: &std::path::Path) -> anyhow::Result<Vec<(TrustDomain, PathBuf)>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json")
+            && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        {
+            let td = TrustDomain::new(stem)
+                .with_context(|| format!("{} is not named for a trust domain", path.display()))?;
+            out.push((td, path));
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 fn with_ext(prefix: &std::path::Path, ext: &str) -> PathBuf {

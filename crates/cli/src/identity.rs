@@ -181,11 +181,19 @@ async fn serve(
                 dns_names: vec![],
                 ttl: Duration::from_secs(86_400),
             };
-            let svid = ca.ca().issue(&req)?;
+            let mut ca = ca;
+            let svid = ca.issue(&req)?;
             let source = SvidSource::new(svid)?;
-            // The endpoint's own SVID renews itself at half its lifetime.
-            let signer = Arc::new(causeway_identity::CertificateAuthority::load(&dir)?);
-            tasks.push(source.spawn_renewal(signer, req));
+            // The endpoint's own SVID renews itself at half its lifetime. The directory is
+            // re-read each time so that after `ca rotate` the active CA signs, and the
+            // expiry is recorded for the old root's retirement.
+            let id = req.spiffe_id.to_string();
+            let dir2 = dir.clone();
+            tasks.push(source.spawn_renewal_with(id, move || {
+                CaDir::open(&dir2)
+                    .and_then(|mut ca| ca.issue(&req))
+                    .map_err(|e| e.to_string())
+            }));
             EndpointProfile::HttpsSpiffe { svid: source }
         }
     };

@@ -153,6 +153,23 @@ fn ca_commands_follow_the_contract() {
         table.contains("anchor") && table.contains("intermediate") && table.contains("leaf"),
         "{table}"
     );
+    let bundles = tmp.path().join("bundles");
+    std::fs::create_dir(&bundles).unwrap();
+    std::fs::write(
+        bundles.join("mesh.example.json"),
+        ok(&["ca", "bundle", "--dir", p(&root)]),
+    )
+    .unwrap();
+    let with_bundles = ok(&[
+        "ca",
+        "check",
+        "--dir",
+        p(&root),
+        "--bundle-dir",
+        p(&bundles),
+    ]);
+    assert!(with_bundles.contains("bundle"), "{with_bundles}");
+    assert!(with_bundles.contains("mesh.example.json"), "{with_bundles}");
     let json: serde_json::Value =
         serde_json::from_str(&ok(&["ca", "check", "--dir", p(&east), "--output", "json"])).unwrap();
     assert_eq!(json["status"], "ok");

@@ -108,8 +108,20 @@ impl SvidSource {
     }
 
     /// Issues a fresh SVID from `ca` at half of the current one's lifetime, for as long as
-    /// the task runs. A failed renewal is retried after a minute while the old SVID lasts.
+    /// the task runs.
     pub fn spawn_renewal(&self, ca: Arc<CertificateAuthority>, req: SvidRequest) -> JoinHandle<()> {
+        let id = req.spiffe_id.to_string();
+        self.spawn_renewal_with(id, move || ca.issue(&req).map_err(|e| e.to_string()))
+    }
+
+    /// Like [`spawn_renewal`](Self::spawn_renewal), with the SVID made by `issue` each time,
+    /// so that, say, a CA directory is re-read and a rotated CA signs. A failed renewal is
+    /// retried after a minute while the old SVID lasts.
+    pub fn spawn_renewal_with(
+        &self,
+        id: String,
+        issue: impl Fn() -> Result<X509Svid, String> + Send + 'static,
+    ) -> JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
             // An SVID loaded past its half-life is renewed at once.
@@ -120,20 +132,20 @@ impl SvidSource {
                 .unwrap_or(Duration::ZERO);
             loop {
                 tokio::time::sleep(wait).await;
-                let renewed = ca.issue(&req).map_err(|e| e.to_string()).and_then(|svid| {
+                let renewed = issue().and_then(|svid| {
                     let next = svid.renew_at();
                     this.set(svid).map(|()| next).map_err(|e| e.to_string())
                 });
                 wait = match renewed {
                     Ok(next) => {
-                        tracing::info!(id = %req.spiffe_id, "renewed SVID");
+                        tracing::info!(%id, "renewed SVID");
                         // Never spin: a fresh SVID waits at least a second.
                         next.duration_since(SystemTime::now())
                             .unwrap_or(Duration::ZERO)
                             .max(Duration::from_secs(1))
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, id = %req.spiffe_id, "SVID renewal failed");
+                        tracing::warn!(error = %e, %id, "SVID renewal failed");
                         Duration::from_secs(60)
                     }
                 };

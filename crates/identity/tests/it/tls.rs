@@ -459,3 +459,47 @@ async fn svids_renew_at_half_life_and_reload_from_files() {
     assert_eq!(source.current().spiffe_id().path(), "/files/two");
     task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundle_files_reload_into_the_trust_store() {
+    let w = World::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.example.json");
+    std::fs::write(&file, w.bundle_a().to_json()).unwrap();
+    let trust = TrustStore::new();
+    let task = causeway_identity::source::spawn_bundle_file_reload(
+        trust.clone(),
+        td("a.example"),
+        file.clone(),
+        Duration::from_millis(100),
+    );
+    let svid = issue(&w.a_int, "spiffe://a.example/x", HOUR);
+    let verifies = |t: &TrustStore| {
+        causeway_identity::svid::verify_chain(
+            svid.chain(),
+            t,
+            causeway_identity::svid::Role::Server,
+            std::time::SystemTime::now(),
+        )
+        .is_ok()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !verifies(&trust) {
+        assert!(std::time::Instant::now() < deadline, "bundle never loaded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A broken file keeps the bundle; a new one replaces it.
+    std::fs::write(&file, "{ not json").unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(verifies(&trust));
+    std::fs::write(&file, w.bundle_b().to_json()).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while verifies(&trust) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "new bundle never loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    task.abort();
+}
