@@ -65,6 +65,21 @@ enum CaCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Mint a JWT-SVID signed by the CA directory's JWT key and print it.
+    JwtSvid {
+        /// The CA directory.
+        #[arg(long, default_value = "./.causeway/ca")]
+        dir: PathBuf,
+        /// The subject's SPIFFE ID.
+        #[arg(long)]
+        spiffe_id: String,
+        /// An audience; at least one, may be repeated.
+        #[arg(long = "audience", required = true)]
+        audiences: Vec<String>,
+        /// Lifetime of the token.
+        #[arg(long, value_parser = parse_duration, default_value = "5m")]
+        ttl: Duration,
+    },
     /// Print the trust domain's SPIFFE bundle (JSON).
     Bundle {
         /// The CA directory.
@@ -176,6 +191,18 @@ pub fn run(args: CaArgs) -> anyhow::Result<()> {
                 cert.display(),
                 key.display()
             );
+        }
+        CaCommand::JwtSvid {
+            dir,
+            spiffe_id,
+            audiences,
+            ttl,
+        } => {
+            let spiffe_id = SpiffeId::parse_workload(&spiffe_id)
+                .with_context(|| format!("invalid --spiffe-id {spiffe_id:?}"))?;
+            let mut ca =
+                CaDir::open(&dir).with_context(|| format!("opening CA {}", dir.display()))?;
+            println!("{}", ca.mint_jwt_svid(&spiffe_id, &audiences, ttl)?);
         }
         CaCommand::Bundle { dir } => {
             let ca = CaDir::open(&dir).with_context(|| format!("opening CA {}", dir.display()))?;

@@ -148,6 +148,44 @@ fn ca_commands_follow_the_contract() {
     );
     assert!(bundle["spiffe_sequence"].as_u64().unwrap() >= 1);
 
+    // A JWT-SVID from the CLI verifies against the bundle the CLI prints.
+    let token = ok(&[
+        "ca",
+        "jwt-svid",
+        "--dir",
+        p(&east),
+        "--spiffe-id",
+        "spiffe://mesh.example/ns/shop/sa/web",
+        "--audience",
+        "payments",
+    ]);
+    let east_bundle = causeway_identity::TrustBundle::from_json(
+        "mesh.example".parse().unwrap(),
+        ok(&["ca", "bundle", "--dir", p(&east)]).as_bytes(),
+    )
+    .unwrap();
+    let trust = causeway_identity::TrustStore::with([east_bundle]);
+    let svid = causeway_identity::jwt::verify_jwt_svid(
+        token.trim(),
+        &trust,
+        "payments",
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    assert_eq!(
+        svid.spiffe_id.to_string(),
+        "spiffe://mesh.example/ns/shop/sa/web"
+    );
+    assert!(
+        causeway_identity::jwt::verify_jwt_svid(
+            token.trim(),
+            &trust,
+            "billing",
+            std::time::SystemTime::now()
+        )
+        .is_err()
+    );
+
     let table = ok(&["ca", "check", "--dir", p(&root), "--dir", p(&east)]);
     assert!(
         table.contains("anchor") && table.contains("intermediate") && table.contains("leaf"),

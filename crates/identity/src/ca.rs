@@ -106,6 +106,9 @@ pub enum CaError {
     /// The JWT signing key could not be made or read.
     #[error("JWT signing key is unusable")]
     Jwt(#[source] Box<crate::jwt::JwtError>),
+    /// The CA directory has no JWT key.
+    #[error("{0} has no JWT signing key ({JWT_KEY_FILE})")]
+    NoJwtKey(PathBuf),
     /// Rotation of an intermediate needs its parent.
     #[error("{0} holds an intermediate; rotate it with the root directory given")]
     NeedsParent(PathBuf),
@@ -359,6 +362,21 @@ pub struct CaState {
     /// SVIDs issued and not yet expired, for `causeway ca check`.
     #[serde(default)]
     pub leaves: Vec<IssuedLeaf>,
+    /// Unix time of the latest expiry of a JWT-SVID this CA's JWT key signed.
+    #[serde(default)]
+    pub jwt_issued_until: u64,
+    /// Previous JWT keys still published.
+    #[serde(default)]
+    pub retired_jwt: Vec<RetiredJwtKey>,
+}
+
+/// A JWT key kept in the bundle after rotation until the tokens it signed have expired.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RetiredJwtKey {
+    /// The public key.
+    pub jwk: crate::jwk::Jwk,
+    /// Unix time after which no token it signed is valid.
+    pub drop_after: u64,
 }
 
 /// An SVID this CA issued.
@@ -382,6 +400,7 @@ pub struct CaDir {
     active: CertificateAuthority,
     next: Option<CertificateAuthority>,
     jwt: Option<JwtSigner>,
+    next_jwt: Option<JwtSigner>,
     state: CaState,
 }
 
@@ -436,6 +455,7 @@ impl CaDir {
             active: ca,
             next: None,
             jwt: Some(jwt),
+            next_jwt: None,
             state: CaState {
                 sequence: 1,
                 ..CaState::default()
@@ -466,17 +486,12 @@ impl CaDir {
                 ..CaState::default()
             }
         };
-        let jwt_path = dir.join(JWT_KEY_FILE);
-        let jwt = if jwt_path.exists() {
-            Some(JwtSigner::load(&jwt_path).map_err(|e| CaError::Jwt(Box::new(e)))?)
-        } else {
-            None
-        };
         Ok(Self {
             dir: dir.to_owned(),
             active,
             next,
-            jwt,
+            jwt: load_jwt(&dir.join(JWT_KEY_FILE))?,
+            next_jwt: load_jwt(&next_dir.join(JWT_KEY_FILE))?,
             state,
         })
     }
@@ -551,11 +566,44 @@ impl CaDir {
         for a in self.anchors(now) {
             b.add_x509_authority(a);
         }
-        if let Some(jwt) = &self.jwt {
+        for jwt in self.jwt.iter().chain(&self.next_jwt) {
             b.add_jwt_authority(jwt.kid().to_owned(), jwt.public_jwk());
+        }
+        for r in &self.state.retired_jwt {
+            if let (true, Some(kid)) = (r.drop_after >= unix(now), &r.jwk.kid) {
+                b.add_jwt_authority(kid.clone(), r.jwk.clone());
+            }
         }
         b.set_sequence(self.state.sequence);
         b
+    }
+
+    /// Mints a JWT-SVID with the active JWT key and remembers its expiry for rotation.
+    pub fn mint_jwt_svid(
+        &mut self,
+        id: &SpiffeId,
+        audience: &[String],
+        ttl: Duration,
+    ) -> Result<String, CaError> {
+        if id.trust_domain() != self.active.trust_domain() {
+            return Err(CaError::WrongTrustDomain {
+                id: id.clone(),
+                trust_domain: self.active.trust_domain().clone(),
+            });
+        }
+        let signer = self
+            .jwt
+            .as_ref()
+            .ok_or_else(|| CaError::NoJwtKey(self.dir.clone()))?;
+        let token = signer
+            .mint_svid(id, audience, ttl)
+            .map_err(|e| CaError::Jwt(Box::new(e)))?;
+        let exp = unix(SystemTime::now() + ttl);
+        if exp > self.state.jwt_issued_until {
+            self.state.jwt_issued_until = exp;
+            self.save_state()?;
+        }
+        Ok(token)
     }
 
     /// The key that signs this trust domain's JWT-SVIDs, if the directory has one.
@@ -588,6 +636,11 @@ impl CaDir {
                 let fresh =
                     CertificateAuthority::new_root(self.active.trust_domain().clone(), lifetime)?;
                 fresh.save(&self.dir.join(NEXT_DIR))?;
+                // The next JWT key is published with the next root, before it signs.
+                let jwt = JwtSigner::generate().map_err(|e| CaError::Jwt(Box::new(e)))?;
+                jwt.save(&self.dir.join(NEXT_DIR).join(JWT_KEY_FILE))
+                    .map_err(|e| CaError::Jwt(Box::new(e)))?;
+                self.next_jwt = Some(jwt);
                 self.next = Some(fresh);
                 self.state.sequence += 1;
                 self.save_state()?;
@@ -601,8 +654,20 @@ impl CaDir {
                 });
                 next.save(&self.dir)?;
                 let next_dir = self.dir.join(NEXT_DIR);
-                let _ = std::fs::remove_file(next_dir.join(CERT_FILE));
-                let _ = std::fs::remove_file(next_dir.join(KEY_FILE));
+                if let Some(jwt) = self.next_jwt.take() {
+                    jwt.save(&self.dir.join(JWT_KEY_FILE))
+                        .map_err(|e| CaError::Jwt(Box::new(e)))?;
+                    if let Some(old) = self.jwt.replace(jwt) {
+                        self.state.retired_jwt.push(RetiredJwtKey {
+                            jwk: old.public_jwk(),
+                            drop_after: self.state.jwt_issued_until.max(unix(SystemTime::now())),
+                        });
+                    }
+                    self.state.jwt_issued_until = 0;
+                }
+                for f in [CERT_FILE, KEY_FILE, JWT_KEY_FILE] {
+                    let _ = std::fs::remove_file(next_dir.join(f));
+                }
                 let _ = std::fs::remove_dir(&next_dir);
                 self.active = next;
                 self.state.issued_until = 0;
@@ -613,12 +678,15 @@ impl CaDir {
         }
     }
 
-    /// Forgets retired anchors whose certificates have all expired. Returns how many.
+    /// Forgets retired anchors and JWT keys whose certificates and tokens have all expired.
+    /// Returns how many.
     pub fn prune(&mut self, now: SystemTime) -> Result<usize, CaError> {
         let now = unix(now);
         let before = self.state.retired.len();
         self.state.retired.retain(|r| r.drop_after >= now);
-        let dropped = before - self.state.retired.len();
+        let jwt_before = self.state.retired_jwt.len();
+        self.state.retired_jwt.retain(|r| r.drop_after >= now);
+        let dropped = before - self.state.retired.len() + jwt_before - self.state.retired_jwt.len();
         if dropped > 0 {
             self.state.sequence += 1;
             self.save_state()?;
@@ -644,6 +712,15 @@ impl CaDir {
         pem::write_public(&path, &json)?;
         Ok(())
     }
+}
+
+fn load_jwt(path: &Path) -> Result<Option<JwtSigner>, CaError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    JwtSigner::load(path)
+        .map(Some)
+        .map_err(|e| CaError::Jwt(Box::new(e)))
 }
 
 fn unix(t: SystemTime) -> u64 {

@@ -227,7 +227,11 @@ async fn a_rotation_on_one_side_is_trusted_before_the_old_root_leaves() {
 
     // Once everything the old root signed has expired, B drops it, and so does A.
     let after = SystemTime::UNIX_EPOCH + Duration::from_secs(drop_after + 1);
-    assert_eq!(b.ca.prune(after).unwrap(), 1);
+    assert_eq!(
+        b.ca.prune(after).unwrap(),
+        2,
+        "the old root and the old JWT key"
+    );
     b.republish();
     let pruned_seq = b.bundle().sequence();
     eventually("A to drop B's old root", || {

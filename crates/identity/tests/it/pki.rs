@@ -8,12 +8,14 @@ use causeway_identity::ca::{
     RotationStep, SvidRequest,
 };
 use causeway_identity::check::{self, CheckInputs, Status};
+use causeway_identity::jwt::verify_jwt_svid;
 use causeway_identity::svid::{self, Role, SvidError};
 use causeway_identity::{SpiffeId, TrustBundle, TrustStore, X509Svid, pem};
 
 use crate::support::*;
 
 const DAY: Duration = Duration::from_secs(86_400);
+const HOUR: Duration = Duration::from_secs(3600);
 
 fn store_of(dirs: &[&CaDir]) -> TrustStore {
     TrustStore::with(dirs.iter().map(|d| d.bundle(SystemTime::now())))
@@ -363,6 +365,14 @@ fn root_rotation_overlaps_old_and_new_anchors() {
         ttl: DAY,
     };
     let old_svid = ca.issue(&req("spiffe://a.example/old")).unwrap();
+    let aud = vec!["api".to_owned()];
+    let old_jwt = ca
+        .mint_jwt_svid(
+            &SpiffeId::parse("spiffe://a.example/old").unwrap(),
+            &aud,
+            HOUR,
+        )
+        .unwrap();
     let seq0 = ca.bundle(SystemTime::now()).sequence();
 
     // Step 1: the new root is published before it signs anything.
@@ -373,6 +383,11 @@ fn root_rotation_overlaps_old_and_new_anchors() {
     let mut ca = CaDir::open(&dir).unwrap();
     let staged = ca.bundle(SystemTime::now());
     assert_eq!(staged.x509_authorities().len(), 2);
+    assert_eq!(
+        staged.jwt_authorities().len(),
+        2,
+        "the next JWT key is published too"
+    );
     assert!(staged.sequence() > seq0);
     let still_old = ca.issue(&req("spiffe://a.example/still-old")).unwrap();
     let store = TrustStore::with([staged.clone()]);
@@ -385,13 +400,36 @@ fn root_rotation_overlaps_old_and_new_anchors() {
     };
     let mut ca = CaDir::open(&dir).unwrap();
     let new_svid = ca.issue(&req("spiffe://a.example/new")).unwrap();
+    let new_jwt = ca
+        .mint_jwt_svid(
+            &SpiffeId::parse("spiffe://a.example/new").unwrap(),
+            &aud,
+            HOUR,
+        )
+        .unwrap();
     let overlap = ca.bundle(SystemTime::now());
     assert_eq!(overlap.x509_authorities().len(), 2);
     assert!(overlap.sequence() > staged.sequence());
-    let store = TrustStore::with([overlap]);
+    let store = TrustStore::with([overlap.clone()]);
     for s in [&old_svid, &still_old, &new_svid] {
         svid::verify_chain(s.chain(), &store, Role::Server, SystemTime::now()).unwrap();
     }
+    // Both JWT keys are published during the overlap, and both tokens verify.
+    assert_eq!(overlap.jwt_authorities().len(), 2);
+    for t in [&old_jwt, &new_jwt] {
+        verify_jwt_svid(t, &store, "api", SystemTime::now()).unwrap();
+    }
+    assert_ne!(
+        causeway_identity::jwt::UnverifiedToken::parse(&old_jwt)
+            .unwrap()
+            .header
+            .kid,
+        causeway_identity::jwt::UnverifiedToken::parse(&new_jwt)
+            .unwrap()
+            .header
+            .kid,
+        "the new key signs after activation"
+    );
     // The old root stays until the last certificate it signed has expired.
     let old_expiry = still_old
         .not_after()
@@ -404,12 +442,18 @@ fn root_rotation_overlaps_old_and_new_anchors() {
     let after = SystemTime::UNIX_EPOCH + Duration::from_secs(drop_after + 10);
     let pruned = ca.bundle(after);
     assert_eq!(pruned.x509_authorities().len(), 1);
+    assert_eq!(
+        pruned.jwt_authorities().len(),
+        1,
+        "the old JWT key leaves too"
+    );
     let store = TrustStore::with([pruned]);
     let err =
         svid::verify_chain(old_svid.chain(), &store, Role::Server, SystemTime::now()).unwrap_err();
     assert!(matches!(err, SvidError::Chain { .. }), "{err}");
     svid::verify_chain(new_svid.chain(), &store, Role::Server, SystemTime::now()).unwrap();
-    assert_eq!(ca.prune(after).unwrap(), 1);
+    // The old root and the old JWT key.
+    assert_eq!(ca.prune(after).unwrap(), 2);
 }
 
 #[test]
