@@ -235,6 +235,7 @@ impl CertificateAuthority {
             })?;
         // The root is left out: peers hold it in their bundle, and sending it only costs bytes.
         let mut chain = vec![cert.der().clone()];
+        // The chain is never empty, so `len() - 1` cannot underflow.
         chain.extend(self.chain[..self.chain.len() - 1].iter().cloned());
         X509Svid::new(chain, private_key(&key)).map_err(|e| CaError::Issued(Box::new(e)))
     }
@@ -246,6 +247,7 @@ impl CertificateAuthority {
 
     /// This CA's certificate.
     pub fn certificate(&self) -> &CertificateDer<'static> {
+        // Never empty: every constructor puts this CA's certificate first.
         &self.chain[0]
     }
 
@@ -300,6 +302,7 @@ impl CertificateAuthority {
             path: cert_path.clone(),
             source: Box::new(source),
         };
+        // `read_certs` refuses a file without certificates, so `chain[0]` exists.
         let id = svid::check_signing_cert(&chain[0])
             .map_err(bad)?
             .ok_or_else(|| bad(SvidError::NoUriSan))?;
@@ -522,6 +525,7 @@ impl CaDir {
         let now = unix(SystemTime::now());
         // Expired leaves were replaced or abandoned; keeping them would only grow the file.
         self.state.leaves.retain(|l| l.not_after > now);
+        // An X509Svid always has its leaf.
         let serial = svid::cert_info(&svid.chain()[0])
             .map(|i| i.serial)
             .unwrap_or_default();

@@ -64,11 +64,12 @@ pub enum SvidError {
     #[error("no trust bundle for trust domain {0}")]
     UnknownTrustDomain(String),
     /// The chain does not verify against the trust domain's bundle.
-    #[error("chain of {id} does not verify against the bundle of its trust domain: {reason}")]
+    #[error("chain of {id} does not verify against the bundle of its trust domain")]
     Chain {
         /// The leaf's SPIFFE ID.
         id: String,
         /// What the path validator said.
+        #[source]
         reason: Box<webpki::Error>,
     },
     /// The private key cannot be used for signing.
