@@ -417,22 +417,26 @@ async fn svids_renew_at_half_life_and_reload_from_files() {
         dns_names: vec![],
         ttl: Duration::from_secs(30),
     };
+    let issued = std::time::Instant::now();
     let first = ca.issue(&req).unwrap();
     let source = SvidSource::new(first.clone()).unwrap();
     let task = source.spawn_renewal(ca.clone(), req);
-    tokio::time::sleep(Duration::from_secs(7)).await;
-    assert_eq!(
-        source.current().chain()[0],
-        first.chain()[0],
-        "not renewed before half-life"
+    let deadline = issued + Duration::from_secs(30);
+    while source.current().chain()[0] == first.chain()[0] {
+        assert!(std::time::Instant::now() < deadline, "never renewed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let at = issued.elapsed();
+    // Half-life is 10 s after issuance (40 s of life, starting 10 s back).
+    assert!(
+        at >= Duration::from_secs(9),
+        "renewed too early, after {at:?}"
     );
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        at < Duration::from_secs(20),
+        "renewed too late, after {at:?}"
+    );
     let renewed = source.current();
-    assert_ne!(
-        renewed.chain()[0],
-        first.chain()[0],
-        "renewed after half-life"
-    );
     assert!(renewed.not_after() > first.not_after());
     task.abort();
 
