@@ -10,6 +10,7 @@ use causeway_identity::ca::{CaDir, SvidRequest};
 use causeway_identity::duration::parse_duration;
 use causeway_identity::endpoint::{EndpointProfile, PublishedBundle, serve_bundle_endpoint};
 use causeway_identity::federation::{FederationClient, FederationConfig, FederationProfile};
+use causeway_identity::oidc::{PublishedKeys, issuer_router};
 use causeway_identity::{SpiffeId, SvidSource, TrustBundle, TrustDomain, TrustStore, pem};
 
 /// Serve and federate SPIFFE trust bundles.
@@ -54,6 +55,26 @@ enum IdentityCommand {
         /// The refresh hint put in the bundle.
         #[arg(long, value_parser = parse_duration, default_value = "5m")]
         refresh_hint: Duration,
+    },
+    /// Serve this cluster's OIDC discovery document and JWKS (the CA directory's JWT keys,
+    /// current, staged and retired), so other clusters can trust its tokens, until SIGTERM
+    /// or Ctrl-C.
+    ServeIssuer {
+        /// The CA directory.
+        #[arg(long, default_value = "./.causeway/ca")]
+        dir: PathBuf,
+        /// The issuer URL, exactly as tokens carry it in `iss`.
+        #[arg(long)]
+        issuer: String,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8444")]
+        listen: SocketAddr,
+        /// The serving certificate chain (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+        /// The serving key (PEM).
+        #[arg(long)]
+        key: PathBuf,
     },
     /// Keep a foreign trust domain's bundle fresh from its bundle endpoint, writing it to
     /// --out whenever it changes, until SIGTERM or Ctrl-C.
@@ -106,6 +127,13 @@ pub fn run(args: IdentityArgs) -> anyhow::Result<()> {
                 spiffe_id,
                 refresh_hint,
             } => serve(dir, listen, profile, cert, key, spiffe_id, refresh_hint).await,
+            IdentityCommand::ServeIssuer {
+                dir,
+                issuer,
+                listen,
+                cert,
+                key,
+            } => serve_issuer(dir, issuer, listen, cert, key).await,
             IdentityCommand::Federate {
                 trust_domain,
                 url,
@@ -210,6 +238,66 @@ async fn serve(
     for t in tasks {
         t.abort();
     }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn serve_issuer(
+    dir: PathBuf,
+    issuer: String,
+    listen: SocketAddr,
+    cert: PathBuf,
+    key: PathBuf,
+) -> anyhow::Result<()> {
+    if !issuer.starts_with("https://") || issuer.len() <= "https://".len() {
+        bail!("--issuer must be an https:// URL, not {issuer:?}");
+    }
+    let keys = PublishedKeys::default();
+    let jwks = |dir: &Path| -> anyhow::Result<Vec<causeway_identity::jwk::Jwk>> {
+        let ca = CaDir::open(dir).with_context(|| format!("opening CA {}", dir.display()))?;
+        Ok(ca
+            .bundle(SystemTime::now())
+            .jwt_authorities()
+            .values()
+            .cloned()
+            .map(|mut k| {
+                // In an OIDC JWKS the keys are for signatures.
+                k.use_ = Some("sig".into());
+                k
+            })
+            .collect())
+    };
+    keys.set(jwks(&dir)?);
+    let tls =
+        causeway_identity::http::web_server_config(pem::read_certs(&cert)?, pem::read_key(&key)?)?;
+    let reload = {
+        let keys = keys.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                match jwks(&dir) {
+                    Ok(k) if k != keys.get() => {
+                        tracing::info!(keys = k.len(), "JWKS changed; serving the new one");
+                        keys.set(k);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot re-read the CA directory"),
+                }
+            }
+        })
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(%listen, %issuer, "serving OIDC discovery and JWKS");
+    causeway_identity::http::serve_tls(
+        listener,
+        Arc::new(tls),
+        issuer_router(&issuer, keys),
+        shutdown_signal(),
+    )
+    .await;
+    reload.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -27,6 +27,46 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A free port on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts a long-running causeway command and waits until it listens on `port`.
+fn start(args: &[&str], port: u16) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_causeway"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("causeway {args:?} exited with {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "causeway {args:?} did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+/// Sends SIGTERM and returns how the process ended.
+fn terminate(mut child: std::process::Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap()
+}
+
 fn openssl(args: &[&str]) -> Output {
     Command::new("openssl")
         .args(args)
@@ -274,34 +314,19 @@ fn serve_bundle_and_federate_once_then_stop_on_sigterm() {
     ok(&["ca", "init", "--trust-domain", "b.example", "--dir", p(&ca)]);
     let initial = tmp.path().join("initial.json");
     std::fs::write(&initial, ok(&["ca", "bundle", "--dir", p(&ca)])).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_causeway"))
-        .args([
+    let server = start(
+        &[
             "identity",
             "serve-bundle",
             "--dir",
             p(&ca),
             "--listen",
             &listen,
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "serve-bundle did not start listening"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        ],
+        port,
+    );
     let federate_once = |endpoint_id: &str| {
         causeway(&[
             "identity",
@@ -323,10 +348,7 @@ fn serve_bundle_and_federate_once_then_stop_on_sigterm() {
     // The wrong endpoint ID is refused while the server is still up.
     let wrong = federate_once("spiffe://b.example/x");
     let stdout = String::from_utf8_lossy(&fetched.stdout);
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    let status = server.wait().unwrap();
+    let status = terminate(server);
     assert!(
         fetched.status.success(),
         "{stdout}{}",
@@ -343,4 +365,77 @@ fn serve_bundle_and_federate_once_then_stop_on_sigterm() {
 
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("not authorized"));
+}
+
+#[test]
+fn serve_issuer_publishes_discovery_and_the_jwt_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca");
+    ok(&["ca", "init", "--trust-domain", "a.example", "--dir", p(&ca)]);
+    let serving = tmp.path().join("issuer");
+    ok(&[
+        "ca",
+        "issue",
+        "--dir",
+        p(&ca),
+        "--spiffe-id",
+        "spiffe://a.example/oidc",
+        "--dns",
+        "localhost",
+        "--out",
+        p(&serving),
+    ]);
+    let port = free_port();
+    let issuer = format!("https://localhost:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let (cert, key) = (tmp.path().join("issuer.crt"), tmp.path().join("issuer.key"));
+    let server = start(
+        &[
+            "identity",
+            "serve-issuer",
+            "--dir",
+            p(&ca),
+            "--issuer",
+            &issuer,
+            "--listen",
+            &listen,
+            "--cert",
+            p(&cert),
+            "--key",
+            p(&key),
+        ],
+        port,
+    );
+    let roots = causeway_identity::pem::read_certs(&ca.join("ca.crt")).unwrap();
+    let tls = std::sync::Arc::new(causeway_identity::http::web_client_config(&roots).unwrap());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let get = |url: String| {
+        let body = rt
+            .block_on(causeway_identity::http::get(
+                &url,
+                tls.clone(),
+                Duration::from_secs(10),
+            ))
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+    };
+    let discovery = get(format!("{issuer}/.well-known/openid-configuration"));
+    assert_eq!(discovery["issuer"], issuer.as_str());
+    let jwks = get(discovery["jwks_uri"].as_str().unwrap().to_owned());
+    let status = terminate(server);
+    let bundle: serde_json::Value =
+        serde_json::from_str(&ok(&["ca", "bundle", "--dir", p(&ca)])).unwrap();
+    let jwt_kid = bundle["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["use"] == "jwt-svid")
+        .unwrap()["kid"]
+        .clone();
+    assert_eq!(jwks["keys"][0]["kid"], jwt_kid);
+    assert_eq!(jwks["keys"][0]["use"], "sig");
+    assert!(
+        status.success(),
+        "serve-issuer stops cleanly on SIGTERM: {status}"
+    );
 }
