@@ -51,6 +51,11 @@ pub enum SvidError {
     /// A leaf has keyCertSign or cRLSign.
     #[error("leaf key usage has keyCertSign or cRLSign")]
     LeafCanSign,
+    /// A signing certificate's SPIFFE ID has a path.
+    #[error(
+        "signing certificate carries {0}, which has a path; it must name only the trust domain"
+    )]
+    SignerWithPath(SpiffeId),
     /// A signing certificate lacks keyCertSign.
     #[error("signing certificate key usage lacks keyCertSign")]
     SignerCannotSign,
@@ -299,6 +304,9 @@ pub fn check_signing_cert(der: &[u8]) -> Result<Option<SpiffeId>, SvidError> {
         return Err(SvidError::SignerCannotSign);
     }
     match cert_info(der) {
+        Ok(info) if !info.spiffe_id.path().is_empty() => {
+            Err(SvidError::SignerWithPath(info.spiffe_id))
+        }
         Ok(info) => Ok(Some(info.spiffe_id)),
         Err(SvidError::NoUriSan) => Ok(None),
         Err(e) => Err(e),
@@ -324,6 +332,9 @@ pub fn verify_chain(
 ) -> Result<SpiffeId, SvidError> {
     let leaf = chain.first().ok_or(SvidError::EmptyChain)?;
     let info = check_leaf(leaf)?;
+    for intermediate in &chain[1..] {
+        check_signing_cert(intermediate)?;
+    }
     let bundle = trust
         .get(info.spiffe_id.trust_domain())
         .ok_or_else(|| SvidError::UnknownTrustDomain(info.spiffe_id.trust_domain().to_string()))?;

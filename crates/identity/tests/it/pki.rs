@@ -519,3 +519,46 @@ fn check_reports_time_left_and_expiry() {
     assert_eq!(json["status"], "error");
     assert!(json["items"][0]["seconds_left"].as_i64().unwrap() < 0);
 }
+
+#[test]
+fn an_intermediate_whose_id_has_a_path_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca_dir = tmp.path().join("ca");
+    let ca = CaDir::init(&ca_dir, td("a.example"), DEFAULT_ROOT_LIFETIME).unwrap();
+    let store = store_of(&[&ca]);
+    // openssl makes an intermediate under causeway's root, with a workload-style ID.
+    let int = openssl_signed(
+        tmp.path(),
+        &ca_dir,
+        "int",
+        "subjectAltName=URI:spiffe://a.example/not-a-trust-domain\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    );
+    let int_dir = tmp.path().join("int-dir");
+    std::fs::create_dir(&int_dir).unwrap();
+    std::fs::copy(&int.cert, int_dir.join("ca.crt")).unwrap();
+    std::fs::copy(&int.key, int_dir.join("ca.key")).unwrap();
+    let leaf = openssl_signed(
+        tmp.path(),
+        &int_dir,
+        "leaf",
+        "subjectAltName=URI:spiffe://a.example/w\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n",
+    );
+    let mut chain = pem::read_certs(&leaf.cert).unwrap();
+    chain.extend(pem::read_certs(&int.cert).unwrap());
+    // openssl itself accepts the chain: the refusal is the SPIFFE rule, not a broken chain.
+    let out = openssl_ok(&[
+        "verify",
+        "-CAfile",
+        s(&ca_dir.join("ca.crt")),
+        "-untrusted",
+        s(&int.cert),
+        s(&leaf.cert),
+    ]);
+    assert!(out.contains("OK"), "{out}");
+    let err = svid::verify_chain(&chain, &store, Role::Server, SystemTime::now()).unwrap_err();
+    assert!(matches!(err, SvidError::SignerWithPath(_)), "{err}");
+    assert!(
+        err.to_string().contains("must name only the trust domain"),
+        "{err}"
+    );
+}
