@@ -65,15 +65,16 @@ impl PublishedBundle {
     }
 }
 
-/// A router answering `GET /` with the bundle document.
+/// A router answering a GET of any path with the bundle document, so the endpoint URL
+/// handed to peers may carry whatever path a proxy in front of it needs.
 pub fn bundle_router(bundle: PublishedBundle) -> axum::Router {
-    axum::Router::new().route(
-        "/",
-        axum::routing::get(move || {
-            let json = bundle.get().to_json();
-            async move { ([(::http::header::CONTENT_TYPE, "application/json")], json) }
-        }),
-    )
+    let handler = move || {
+        let json = bundle.get().to_json();
+        async move { ([(::http::header::CONTENT_TYPE, "application/json")], json) }
+    };
+    axum::Router::new()
+        .route("/", axum::routing::get(handler.clone()))
+        .fallback(axum::routing::get(handler))
 }
 
 /// The TLS configuration of a bundle endpoint. In `https_spiffe` the endpoint asks

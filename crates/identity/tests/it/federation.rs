@@ -121,7 +121,7 @@ impl Side {
                 FederationProfile::HttpsSpiffe {
                     endpoint_id: self.endpoint_id(),
                 },
-                format!("https://127.0.0.1:{}/", self.port),
+                format!("https://127.0.0.1:{}/bundle", self.port),
                 Some(self.bundle()),
             )
         } else {
