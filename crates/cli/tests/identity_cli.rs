@@ -324,6 +324,8 @@ fn serve_bundle_and_federate_once_then_stop_on_sigterm() {
             p(&ca),
             "--listen",
             &listen,
+            "--refresh-hint",
+            "1s",
         ],
         port,
     );
@@ -348,6 +350,62 @@ fn serve_bundle_and_federate_once_then_stop_on_sigterm() {
     // The wrong endpoint ID is refused while the server is still up.
     let wrong = federate_once("spiffe://b.example/x");
     let stdout = String::from_utf8_lossy(&fetched.stdout);
+
+    // The long-running client writes the bundle, and follows a rotation staged on the
+    // serving side without a restart of either.
+    let out = tmp.path().join("bundles").join("b.example.json");
+    let follower = Command::new(env!("CARGO_BIN_EXE_causeway"))
+        .args([
+            "identity",
+            "federate",
+            "--trust-domain",
+            "b.example",
+            "--url",
+        ])
+        .arg(format!("https://{listen}/"))
+        .args(["--profile", "https_spiffe", "--endpoint-spiffe-id"])
+        .arg("spiffe://b.example/causeway/bundle-endpoint")
+        .args(["--bundle", p(&initial), "--out", p(&out)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let anchors = || -> usize {
+        std::fs::read(&out)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .map_or(0, |v| {
+                v["keys"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|k| k["use"] == "x509-svid")
+                    .count()
+            })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while anchors() != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "federate never wrote {}",
+            out.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ok(&["ca", "rotate", "--dir", p(&ca)]);
+    while anchors() != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the staged root never reached {}",
+            out.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        terminate(follower).success(),
+        "federate stops cleanly on SIGTERM"
+    );
     let status = terminate(server);
     assert!(
         fetched.status.success(),
