@@ -44,6 +44,16 @@ pub enum BundleError {
     },
 }
 
+/// The bundle document as it travels: a JWK Set with the SPIFFE members.
+#[derive(Serialize, Deserialize)]
+struct JwkSet {
+    keys: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    spiffe_sequence: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    spiffe_refresh_hint: Option<u64>,
+}
+
 /// The SPIFFE bundle of one trust domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustBundle {
@@ -52,15 +62,6 @@ pub struct TrustBundle {
     jwt_authorities: BTreeMap<String, Jwk>,
     sequence: u64,
     refresh_hint: Duration,
-}
-
-#[derive(Serialize, Deserialize)]
-struct JwkSet {
-    keys: Vec<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    spiffe_sequence: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    spiffe_refresh_hint: Option<u64>,
 }
 
 impl TrustBundle {

@@ -396,17 +396,6 @@ pub struct IssuedLeaf {
     pub not_after: u64,
 }
 
-/// A CA directory: the active CA, a CA staged for rotation, and previous anchors.
-#[derive(Debug)]
-pub struct CaDir {
-    dir: PathBuf,
-    active: CertificateAuthority,
-    next: Option<CertificateAuthority>,
-    jwt: Option<JwtSigner>,
-    next_jwt: Option<JwtSigner>,
-    state: CaState,
-}
-
 /// What `rotate` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RotationStep {
@@ -420,6 +409,17 @@ pub enum RotationStep {
     /// An intermediate was replaced by a new one under the same root, which needs no
     /// change to the bundle.
     Replaced,
+}
+
+/// A CA directory: the active CA, a CA staged for rotation, and previous anchors.
+#[derive(Debug)]
+pub struct CaDir {
+    dir: PathBuf,
+    active: CertificateAuthority,
+    next: Option<CertificateAuthority>,
+    jwt: Option<JwtSigner>,
+    next_jwt: Option<JwtSigner>,
+    state: CaState,
 }
 
 impl CaDir {
