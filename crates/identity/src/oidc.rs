@@ -44,6 +44,9 @@ pub enum OidcError {
     /// The TLS configuration could not be built.
     #[error("cannot build the TLS configuration for the issuer")]
     Tls(#[source] HttpError),
+    /// The token's issuer is not one of the trusted issuers.
+    #[error("issuer {0:?} is not trusted")]
+    UntrustedIssuer(String),
 }
 
 /// How to trust one issuer.
@@ -317,6 +320,40 @@ impl OidcVerifier {
             name: (*name).to_owned(),
             uid,
         })
+    }
+}
+
+/// Several trusted issuers (one per linked cluster): a token goes to the verifier of the
+/// issuer it names, and a token naming any other issuer is refused before anything is
+/// fetched.
+#[derive(Debug, Default)]
+pub struct TrustedIssuers {
+    verifiers: BTreeMap<String, OidcVerifier>,
+}
+
+impl TrustedIssuers {
+    /// No trusted issuer yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Trusts one more issuer, replacing any verifier of the same issuer URL.
+    pub fn add(&mut self, config: IssuerConfig) -> Result<(), OidcError> {
+        let verifier = OidcVerifier::new(config)?;
+        self.verifiers
+            .insert(verifier.config().issuer.clone(), verifier);
+        Ok(())
+    }
+
+    /// Verifies a token with the verifier of the issuer it names.
+    pub async fn verify(&self, token: &str) -> Result<ServiceAccountUser, OidcError> {
+        let t = UnverifiedToken::parse(token)?;
+        let iss = t.string_claim("iss")?;
+        let verifier = self
+            .verifiers
+            .get(iss)
+            .ok_or_else(|| OidcError::UntrustedIssuer(iss.to_owned()))?;
+        verifier.verify(token).await
     }
 }
 

@@ -10,7 +10,7 @@ use causeway_identity::http::{serve_tls, web_server_config};
 use causeway_identity::jwk::Jwk;
 use causeway_identity::jwt::{JwtError, verify_jwt_svid};
 use causeway_identity::oidc::{
-    IssuerConfig, OidcError, OidcVerifier, PublishedKeys, issuer_router,
+    IssuerConfig, OidcError, OidcVerifier, PublishedKeys, TrustedIssuers, issuer_router,
 };
 use causeway_identity::{SpiffeId, SvidRequest, TrustBundle, TrustStore, pem};
 use serde_json::json;
@@ -202,6 +202,29 @@ async fn service_account_tokens_from_pyjwt_through_oidc_discovery() {
     assert!(matches!(
         verifier.verify(&forged).await.unwrap_err(),
         OidcError::Jwt(JwtError::BadSignature)
+    ));
+
+    // Among several trusted issuers, a token goes to its own issuer's verifier, and a
+    // token of an issuer nobody trusts is refused by name.
+    let mut issuers = TrustedIssuers::new();
+    for url in ["https://localhost:1".to_owned(), issuer.url.clone()] {
+        let mut cfg = IssuerConfig::new(url, vec!["cluster-b".into()]);
+        cfg.ca = vec![issuer.ca.root().clone()];
+        issuers.add(cfg).unwrap();
+    }
+    assert_eq!(
+        issuers.verify(&t2).await.unwrap().username,
+        "system:serviceaccount:shop:cart"
+    );
+    let tok = sign(
+        "ES256",
+        &k2_path,
+        "k2",
+        sa_claims("https://stranger.example"),
+    );
+    assert!(matches!(
+        issuers.verify(&tok).await.unwrap_err(),
+        OidcError::UntrustedIssuer(i) if i == "https://stranger.example"
     ));
 
     // The issuer goes away: keys already fetched keep working.
