@@ -46,6 +46,12 @@ PIN
   [ ${#trixie[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends -t trixie "${trixie[@]}"
 fi
 
+# Python packages the tests drive as real third-party peers (PyJWT for the JWT tests).
+if ! python3 -c 'import jwt, cryptography' >/dev/null 2>&1; then
+  echo "install-test-deps: installing requirements-test.txt"
+  python3 -m pip install -q -r requirements-test.txt
+fi
+
 # The Debian etcd-server package starts a system etcd on 2379; tests start
 # their own on free ports, so a packaged one would only get in the way.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi

@@ -3,6 +3,8 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+mod ca;
+mod identity;
 mod signals;
 mod store;
 
@@ -18,6 +20,10 @@ struct Cli {
 enum Command {
     /// Serve the etcd v3 API on SQLite or PostgreSQL.
     Store(store::Args),
+    /// Certificate authorities, X.509-SVIDs, bundles, rotation and expiry checks.
+    Ca(ca::CaArgs),
+    /// Serve a trust domain's SPIFFE bundle, and federate with other trust domains.
+    Identity(identity::IdentityArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -28,10 +34,12 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     match cli.command {
-        Command::Store(args) => runtime.block_on(store::run(args)),
+        Command::Store(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(store::run(args)),
+        Command::Ca(args) => ca::run(args),
+        Command::Identity(args) => identity::run(args),
     }
 }
