@@ -563,12 +563,17 @@ async fn compact_pass(store: &Store, target: i64) -> Result<u64, Error> {
             return Ok(removed);
         }
         let hi = (next + COMPACT_STEP - 1).min(target);
-        if let WriteOutcome::Removed(n) = store
-            .write(WriteOp::CompactStep { from: next, to: hi })
-            .await?
-        {
-            removed += n;
-        }
+        removed += match &store.inner.backend {
+            // SQLite has one writer, so the step queues behind writes.
+            BackendHandle::Sqlite(_) => match store
+                .write(WriteOp::CompactStep { from: next, to: hi })
+                .await?
+            {
+                WriteOutcome::Removed(n) => n,
+                _ => 0,
+            },
+            BackendHandle::Postgres(b) => b.compact_step(target, next, hi).await?,
+        };
         lo = hi + 1;
     }
 }

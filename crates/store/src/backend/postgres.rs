@@ -796,21 +796,50 @@ impl Writer for PgWriter<'_> {
         to: i64,
     ) -> Result<u64, BackendError> {
         self.flush().await?;
-        // Superseded versions first, tombstones after, as in SQLite: a
-        // tombstone must outlive every older version of its key.
-        let hidden = execute(
-            &self.tx,
-            &superseded("causeway_log"),
-            &[&from, &to, &compact_revision],
-        )
-        .await?;
-        let tombstones = execute(
-            &self.tx,
-            "DELETE FROM causeway_log WHERE revision >= $1 AND revision <= $2 AND deleted",
-            &[&from, &to],
-        )
-        .await?;
-        Ok(hidden + tombstones)
+        compact_rows(&self.tx, compact_revision, from, to).await
+    }
+}
+
+/// Removes the rows of revisions `from..=to` hidden by compaction at
+/// `compact_revision`: superseded versions first, tombstones after, as in
+/// SQLite, since a tombstone must outlive every older version of its key.
+async fn compact_rows<C: GenericClient>(
+    c: &C,
+    compact_revision: i64,
+    from: i64,
+    to: i64,
+) -> Result<u64, BackendError> {
+    let hidden = execute(
+        c,
+        &superseded("causeway_log"),
+        &[&from, &to, &compact_revision],
+    )
+    .await?;
+    let tombstones = execute(
+        c,
+        "DELETE FROM causeway_log WHERE revision >= $1 AND revision <= $2 AND deleted",
+        &[&from, &to],
+    )
+    .await?;
+    Ok(hidden + tombstones)
+}
+
+impl PgBackend {
+    /// One compaction step in a transaction of its own. It needs no
+    /// revision lock: it only removes history that no read at or after the
+    /// (already committed) compaction revision can see, and writers only
+    /// ever add newer rows. So writers never wait behind compaction.
+    pub(crate) async fn compact_step(
+        &self,
+        compact_revision: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<u64, BackendError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_err)?;
+        let n = compact_rows(&tx, compact_revision, from, to).await?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(n)
     }
 }
 
