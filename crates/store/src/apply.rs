@@ -293,6 +293,16 @@ async fn txn_path<R: Reader>(
     Ok(())
 }
 
+/// The branch a transaction level takes, by the next entry of `path` (the
+/// decisions of every level in depth-first order), advancing `idx` past it.
+fn branch<'t>(txn: &'t TxnRequest, path: &[bool], idx: &mut usize) -> (bool, &'t [RequestOp]) {
+    // `path` holds one entry per level that `txn_path` visited, and the
+    // walks that read it visit the same levels in the same order.
+    let ok = path.get(*idx).copied().unwrap_or(false);
+    *idx += 1;
+    (ok, if ok { &txn.success } else { &txn.failure })
+}
+
 /// What `check_path` looks at in one pass.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Check {
@@ -325,9 +335,7 @@ async fn check_path<R: Reader>(
     idx: &mut usize,
     check: Check,
 ) -> Result<(), Error> {
-    let ok = path[*idx];
-    *idx += 1;
-    let ops = if ok { &txn.success } else { &txn.failure };
+    let (ok, ops) = branch(txn, path, idx);
     for op in ops {
         match op {
             RequestOp::Put(p) if check == Check::Puts => check_put(r, p).await?,
@@ -382,9 +390,7 @@ async fn read_txn_level<R: Reader>(
     path: &[bool],
     idx: &mut usize,
 ) -> Result<TxnResponse, Error> {
-    let ok = path[*idx];
-    *idx += 1;
-    let ops = if ok { &txn.success } else { &txn.failure };
+    let (ok, ops) = branch(txn, path, idx);
     let mut responses = Vec::with_capacity(ops.len());
     for op in ops {
         responses.push(match op {
@@ -553,9 +559,7 @@ impl<'w, W: Writer> Change<'w, W> {
         path: &[bool],
         idx: &mut usize,
     ) -> Result<TxnResponse, Error> {
-        let ok = path[*idx];
-        *idx += 1;
-        let ops = if ok { &txn.success } else { &txn.failure };
+        let (ok, ops) = branch(txn, path, idx);
         let mut responses = Vec::with_capacity(ops.len());
         for op in ops {
             responses.push(match op {
