@@ -1,0 +1,290 @@
+//! Concurrency: racing compare-and-swap, two processes on one PostgreSQL
+//! database, and watchers that read slowly.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use causeway_testkit::Postgres;
+use etcd_client::{Compare, CompareOp, GetOptions, Txn, TxnOp, WatchOptions};
+
+use crate::common::{Collector, PATIENCE, assert_gap_free, mod_revision, revision};
+use crate::server::Server;
+
+const RACERS: usize = 50;
+const ATTEMPTS: usize = 4;
+
+/// 50 clients increment one counter with a txn that compares mod_revision.
+/// Exactly the successful txns count, and each has its own revision.
+async fn cas_counter(server: &Server) {
+    let mut c = server.client().await;
+    c.put("counter", "0", None).await.unwrap();
+    let mut racers = Vec::new();
+    for _ in 0..RACERS {
+        let mut c = server.client().await;
+        racers.push(tokio::spawn(async move {
+            let mut wins = Vec::new();
+            for _ in 0..ATTEMPTS {
+                let got = c.get("counter", None).await.unwrap();
+                let kv = &got.kvs()[0];
+                let n: u64 = kv.value_str().unwrap().parse().unwrap();
+                let txn = Txn::new()
+                    .when([Compare::mod_revision(
+                        "counter",
+                        CompareOp::Equal,
+                        kv.mod_revision(),
+                    )])
+                    .and_then([TxnOp::put("counter", (n + 1).to_string(), None)]);
+                let r = c.txn(txn).await.unwrap();
+                if r.succeeded() {
+                    wins.push((r.header().unwrap().revision(), n + 1));
+                }
+            }
+            wins
+        }));
+    }
+    let mut wins = Vec::new();
+    for r in racers {
+        wins.extend(r.await.unwrap());
+    }
+    let got = c.get("counter", None).await.unwrap();
+    let value: usize = got.kvs()[0].value_str().unwrap().parse().unwrap();
+    assert!(!wins.is_empty());
+    assert_eq!(
+        value,
+        wins.len(),
+        "the counter does not match the successful txns"
+    );
+    let revisions: HashSet<i64> = wins.iter().map(|w| w.0).collect();
+    assert_eq!(
+        revisions.len(),
+        wins.len(),
+        "two successful txns share a revision"
+    );
+    // Commit order is revision order: the k-th success wrote k.
+    wins.sort();
+    for (k, (rev, wrote)) in wins.iter().enumerate() {
+        assert_eq!(*wrote, k as u64 + 1, "success at revision {rev}");
+        let at = c
+            .get("counter", Some(GetOptions::new().with_revision(*rev)))
+            .await
+            .unwrap();
+        assert_eq!(at.kvs()[0].value_str().unwrap(), wrote.to_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cas_counter_counts_exactly_on_sqlite() {
+    cas_counter(&Server::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cas_counter_counts_exactly_on_postgres() {
+    cas_counter(&Server::postgres().await).await;
+}
+
+/// Two store processes on one PostgreSQL database, writing at once: both
+/// watchers see every revision once, in order, and the same stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgres_agree_on_one_revision_sequence() {
+    let db = Postgres::database().unwrap();
+    let dsn = db.dsn().to_string();
+    let a = Server::postgres_on(db).await;
+    let b = Server::postgres_peer(&dsn).await;
+    let mut ca = a.client().await;
+    let mut cb = b.client().await;
+    let start = revision(&mut ca).await + 1;
+    let all = || {
+        WatchOptions::new()
+            .with_all_keys()
+            .with_start_revision(start)
+    };
+    let wa = Collector::open(&mut ca, "", all()).await;
+    let wb = Collector::open(&mut cb, "", all()).await;
+
+    let mut writers = Vec::new();
+    for (side, server) in [("a", &a), ("b", &b)] {
+        for w in 0..4 {
+            let mut c = server.client().await;
+            writers.push(tokio::spawn(async move {
+                for i in 0..40 {
+                    c.put(format!("{side}/{w}/{i}"), "v", None).await.unwrap();
+                }
+            }));
+        }
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let last = revision(&mut ca).await;
+    assert_eq!(last, start + 8 * 40 - 1, "one revision per put");
+    wa.wait_for_revision(last).await;
+    wb.wait_for_revision(last).await;
+    let (ea, eb) = (wa.events(), wb.events());
+    assert_gap_free(&ea, start, last);
+    assert_gap_free(&eb, start, last);
+    assert_eq!(ea, eb, "the two processes' watchers saw different streams");
+
+    // A put on A reaches a watcher on B quickly.
+    for i in 0..5 {
+        let key = format!("cross/{i}");
+        let w = Collector::open(&mut cb, key.as_str(), WatchOptions::new()).await;
+        let sent = Instant::now();
+        let put = ca.put(key.as_str(), "x", None).await.unwrap();
+        let rev = put.header().unwrap().revision();
+        w.wait_for_revision(rev).await;
+        let took = sent.elapsed();
+        assert!(
+            took < Duration::from_secs(1),
+            "a put on A took {took:?} to reach a watcher on B"
+        );
+    }
+    drop((wa, wb));
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
+const BURST: usize = 6000;
+
+/// Many thousands of puts while watchers read slowly: each watcher gets
+/// every event it asked for exactly once, in order, or an explicit cancel.
+async fn slow_watchers(server: &Server) {
+    let mut c = server.client().await;
+    let start = revision(&mut c).await + 1;
+    let mut watchers = Vec::new();
+    // One watcher of everything and one of every other key: the second has
+    // to skip what it does not want whenever it catches up from history.
+    for prefix in ["", "burst/even/"] {
+        let mut stream = c
+            .watch(
+                prefix,
+                Some(if prefix.is_empty() {
+                    WatchOptions::new()
+                        .with_all_keys()
+                        .with_start_revision(start)
+                } else {
+                    WatchOptions::new().with_prefix().with_start_revision(start)
+                }),
+            )
+            .await
+            .unwrap();
+        let want = if prefix.is_empty() { BURST } else { BURST / 2 };
+        watchers.push(tokio::spawn(async move {
+            let mut revs = Vec::new();
+            let mut responses = 0usize;
+            while revs.len() < want {
+                let r = tokio::time::timeout(PATIENCE, stream.message())
+                    .await
+                    .expect("the slow watcher heard nothing for too long")
+                    .unwrap()
+                    .expect("the watch stream ended");
+                assert!(
+                    !r.canceled(),
+                    "watch canceled: {:?} compact {}",
+                    r.cancel_reason(),
+                    r.compact_revision()
+                );
+                responses += 1;
+                for e in r.events() {
+                    revs.push(e.kv().unwrap().mod_revision());
+                }
+                // A slow reader: the server must hold events for it, not drop them.
+                if responses.is_multiple_of(4) {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+            (revs, stream)
+        }));
+    }
+    let mut writers = Vec::new();
+    for w in 0..16 {
+        let mut c = server.client().await;
+        writers.push(tokio::spawn(async move {
+            let mut revs = Vec::new();
+            for i in (w..BURST).step_by(16) {
+                let parity = if i % 2 == 0 { "even" } else { "odd" };
+                let value = vec![b'v'; 64];
+                let r = c
+                    .put(format!("burst/{parity}/{i:05}"), value, None)
+                    .await
+                    .unwrap();
+                revs.push((r.header().unwrap().revision(), i % 2 == 0));
+            }
+            revs
+        }));
+    }
+    let mut puts = Vec::new();
+    for w in writers {
+        puts.extend(w.await.unwrap());
+    }
+    puts.sort();
+    let all: Vec<i64> = puts.iter().map(|p| p.0).collect();
+    let even: Vec<i64> = puts.iter().filter(|p| p.1).map(|p| p.0).collect();
+    assert_eq!(all.first(), Some(&start));
+    // The store agrees that the burst is all there is.
+    assert_eq!(server.store.current_revision(), *all.last().unwrap());
+    let deadline = Duration::from_secs(60);
+    for (watcher, want) in watchers.into_iter().zip([all, even]) {
+        let (got, _stream) = tokio::time::timeout(deadline, watcher)
+            .await
+            .expect("a slow watcher did not finish")
+            .unwrap();
+        assert_eq!(got.len(), want.len());
+        if got != want {
+            let missing = want.iter().filter(|r| !got.contains(r)).count();
+            panic!(
+                "the slow watcher's events differ from the puts: {missing} missing, first difference at {:?}",
+                got.iter().zip(&want).position(|(g, w)| g != w)
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_watchers_miss_nothing_on_sqlite() {
+    slow_watchers(&Server::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_watchers_miss_nothing_on_postgres() {
+    slow_watchers(&Server::postgres().await).await;
+}
+
+/// A watch on a few keys, from a revision behind more than one history
+/// chunk of other keys' events, still gets every event of its keys.
+async fn narrow_watch_from_old_revision(server: &Server) {
+    let mut c = server.client().await;
+    let first = c.put("narrow/a", "0", None).await.unwrap();
+    let first = first.header().unwrap().revision();
+    // More than one chunk (1000 events) of other keys, in txns of 100 puts.
+    for t in 0..25 {
+        let ops: Vec<TxnOp> = (0..100)
+            .map(|i| TxnOp::put(format!("other/{t}/{i}"), "x", None))
+            .collect();
+        c.txn(Txn::new().and_then(ops)).await.unwrap();
+    }
+    let mut want = vec![first];
+    for i in 1..=3 {
+        let r = c.put("narrow/a", i.to_string(), None).await.unwrap();
+        want.push(r.header().unwrap().revision());
+    }
+    let w = Collector::open(
+        &mut c,
+        "narrow/",
+        WatchOptions::new().with_prefix().with_start_revision(1),
+    )
+    .await;
+    let last = *want.last().unwrap();
+    w.wait_for_revision(last).await;
+    let got: Vec<i64> = w.events().iter().map(mod_revision).collect();
+    assert_eq!(got, want, "a watch from an old revision missed events");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrow_watch_from_old_revision_misses_nothing_on_sqlite() {
+    narrow_watch_from_old_revision(&Server::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrow_watch_from_old_revision_misses_nothing_on_postgres() {
+    narrow_watch_from_old_revision(&Server::postgres().await).await;
+}
