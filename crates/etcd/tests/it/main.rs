@@ -19,6 +19,7 @@ mod crash;
 mod differential;
 mod etcdctl;
 mod leases;
+mod operations;
 mod server;
 mod testkit;
 mod tls;
