@@ -2,12 +2,15 @@
 //! database, and watchers that read slowly.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use causeway_etcd::proto::etcdserverpb as pb;
 use causeway_testkit::Postgres;
 use etcd_client::{Compare, CompareOp, GetOptions, Txn, TxnOp, WatchOptions};
 
-use crate::common::{Collector, PATIENCE, assert_gap_free, mod_revision, revision};
+use crate::common::{Collector, assert_gap_free, mod_revision, revision};
 use crate::server::Server;
 
 const RACERS: usize = 50;
@@ -143,66 +146,103 @@ async fn two_processes_on_one_postgres_agree_on_one_revision_sequence() {
     a.shutdown().await;
 }
 
-const BURST: usize = 6000;
+const BURST: usize = 8000;
+const BURST_WRITERS: usize = 2;
 
-/// Many thousands of puts while watchers read slowly: each watcher gets
-/// every event it asked for exactly once, in order, or an explicit cancel.
+/// A watch stream on its own HTTP/2 connection with small flow-control
+/// windows, so that a reader that stops reading holds the server up after a
+/// few hundred responses instead of the megabytes etcd-client would buffer.
+async fn tight_watch(
+    endpoint: &str,
+    key: &[u8],
+    range_end: &[u8],
+    start_revision: i64,
+) -> (
+    tokio::sync::mpsc::Sender<pb::WatchRequest>,
+    tonic::Streaming<pb::WatchResponse>,
+) {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{endpoint}"))
+        .unwrap()
+        .initial_stream_window_size(65_535)
+        .initial_connection_window_size(65_535)
+        .connect()
+        .await
+        .unwrap();
+    let mut client = pb::watch_client::WatchClient::new(channel);
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(pb::WatchRequest {
+        request_union: Some(pb::watch_request::RequestUnion::CreateRequest(
+            pb::WatchCreateRequest {
+                key: key.to_vec(),
+                range_end: range_end.to_vec(),
+                start_revision,
+                ..Default::default()
+            },
+        )),
+    })
+    .await
+    .unwrap();
+    let stream = client
+        .watch(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    (tx, stream)
+}
+
+/// Thousands of puts while watchers read slowly (so slowly that the server
+/// must fall back to reading history for them): each watcher gets every
+/// event it asked for exactly once, in order, or an explicit cancel.
 async fn slow_watchers(server: &Server) {
     let mut c = server.client().await;
     let start = revision(&mut c).await + 1;
     let mut watchers = Vec::new();
+    let burst_over = Arc::new(AtomicBool::new(false));
     // One watcher of everything and one of every other key: the second has
     // to skip what it does not want whenever it catches up from history.
-    for prefix in ["", "burst/even/"] {
-        let mut stream = c
-            .watch(
-                prefix,
-                Some(if prefix.is_empty() {
-                    WatchOptions::new()
-                        .with_all_keys()
-                        .with_start_revision(start)
-                } else {
-                    WatchOptions::new().with_prefix().with_start_revision(start)
-                }),
-            )
-            .await
-            .unwrap();
-        let want = if prefix.is_empty() { BURST } else { BURST / 2 };
+    for (key, end, want) in [
+        (&b"\0"[..], &b"\0"[..], BURST),
+        (b"burst/even/", b"burst/even0", BURST / 2),
+    ] {
+        let (requests, mut stream) = tight_watch(&server.endpoint, key, end, start).await;
+        let burst_over = burst_over.clone();
         watchers.push(tokio::spawn(async move {
             let mut revs = Vec::new();
-            let mut responses = 0usize;
             while revs.len() < want {
-                let r = tokio::time::timeout(PATIENCE, stream.message())
+                let r = tokio::time::timeout(Duration::from_secs(15), stream.message())
                     .await
                     .expect("the slow watcher heard nothing for too long")
                     .unwrap()
                     .expect("the watch stream ended");
                 assert!(
-                    !r.canceled(),
+                    !r.canceled,
                     "watch canceled: {:?} compact {}",
-                    r.cancel_reason(),
-                    r.compact_revision()
+                    r.cancel_reason, r.compact_revision
                 );
-                responses += 1;
-                for e in r.events() {
-                    revs.push(e.kv().unwrap().mod_revision());
-                }
-                // A slow reader: the server must hold events for it, not drop them.
-                if responses.is_multiple_of(4) {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
+                revs.extend(
+                    r.events
+                        .iter()
+                        .map(|e| e.kv.as_ref().map_or(0, |kv| kv.mod_revision)),
+                );
+                // A slow reader while the burst lasts: the server must hold
+                // its place, never drop events.
+                if !burst_over.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
-            (revs, stream)
+            (revs, requests)
         }));
     }
     let mut writers = Vec::new();
-    for w in 0..16 {
+    for w in 0..BURST_WRITERS {
         let mut c = server.client().await;
         writers.push(tokio::spawn(async move {
             let mut revs = Vec::new();
-            for i in (w..BURST).step_by(16) {
+            for i in (w..BURST).step_by(BURST_WRITERS) {
                 let parity = if i % 2 == 0 { "even" } else { "odd" };
-                let value = vec![b'v'; 64];
+                // Over 256 bytes: hyper's HTTP/2 client counts many smaller
+                // unread DATA frames as a flood and closes the connection.
+                let value = vec![b'v'; 300];
                 let r = c
                     .put(format!("burst/{parity}/{i:05}"), value, None)
                     .await
@@ -216,6 +256,7 @@ async fn slow_watchers(server: &Server) {
     for w in writers {
         puts.extend(w.await.unwrap());
     }
+    burst_over.store(true, Ordering::Relaxed);
     puts.sort();
     let all: Vec<i64> = puts.iter().map(|p| p.0).collect();
     let even: Vec<i64> = puts.iter().filter(|p| p.1).map(|p| p.0).collect();
