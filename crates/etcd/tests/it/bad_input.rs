@@ -9,7 +9,7 @@ use etcd_client::{Client, GetOptions, PutOptions, Txn, TxnOp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
 
-use crate::common::{assert_grpc_error, revision};
+use crate::common::{assert_grpc_error, on_both_backends, revision};
 use crate::server::Server;
 
 /// Proves the server still works: a put and a get of it.
@@ -25,8 +25,10 @@ async fn still_serves(c: &mut Client, case: &str) {
 }
 
 async fn bad_requests(server: &Server) {
-    let mut c = server.client().await;
+    bad_requests_on(server.client().await).await;
+}
 
+async fn bad_requests_on(mut c: Client) {
     // Over etcd's 1.5 MiB request limit: refused, nothing stored.
     let before = revision(&mut c).await;
     let big = vec![b'x'; 1536 * 1024 + 1024];
@@ -94,45 +96,14 @@ async fn bad_requests(server: &Server) {
     still_serves(&mut c, "too-many-ops").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_requests_get_etcds_errors_on_sqlite() {
-    bad_requests(&Server::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_requests_get_etcds_errors_on_postgres() {
-    bad_requests(&Server::postgres().await).await;
-}
+on_both_backends!(bad_requests => bad_requests_get_etcds_errors_on_sqlite, bad_requests_get_etcds_errors_on_postgres);
 
 /// The same checks against a real etcd, so that the expected errors are
 /// etcd's and not our guess.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_the_same_errors_from_etcd() {
     let etcd = causeway_testkit::Etcd::start().await.unwrap();
-    let mut c = crate::common::connect(&etcd.endpoint()).await;
-    assert_grpc_error(
-        c.put("big", vec![b'x'; 1536 * 1024 + 1024], None).await,
-        Code::InvalidArgument,
-        "etcdserver: request is too large",
-    );
-    assert_grpc_error(
-        c.put("", "v", None).await,
-        Code::InvalidArgument,
-        "etcdserver: key is not provided",
-    );
-    assert_grpc_error(
-        c.lease_revoke(0x7777).await,
-        Code::NotFound,
-        "etcdserver: requested lease not found",
-    );
-    let ops: Vec<TxnOp> = (0..129)
-        .map(|i| TxnOp::put(format!("t/{i}"), "v", None))
-        .collect();
-    assert_grpc_error(
-        c.txn(Txn::new().and_then(ops)).await,
-        Code::InvalidArgument,
-        "etcdserver: too many operations in txn request",
-    );
+    bad_requests_on(crate::common::connect(&etcd.endpoint()).await).await;
 }
 
 /// Garbage on the wire: the server answers an error or closes that
@@ -197,15 +168,7 @@ async fn malformed_requests(server: &Server) {
     still_serves(&mut c, "invalid-protobuf").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_requests_are_refused_on_sqlite() {
-    malformed_requests(&Server::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_requests_are_refused_on_postgres() {
-    malformed_requests(&Server::postgres().await).await;
-}
+on_both_backends!(malformed_requests => malformed_requests_are_refused_on_sqlite, malformed_requests_are_refused_on_postgres);
 
 /// What a refused start left: the exit description and the log.
 fn refused(result: Result<CausewayProcess, causeway_testkit::Error>) -> (String, String) {

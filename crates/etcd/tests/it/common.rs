@@ -184,3 +184,45 @@ pub fn assert_gap_free(events: &[PbEvent], first: i64, last: i64) {
         );
     }
 }
+
+/// Two tests of `scenario(&Server)`: on a fresh in-process server over
+/// SQLite, and over PostgreSQL.
+macro_rules! on_both_backends {
+    ($scenario:ident => $on_sqlite:ident, $on_postgres:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $on_sqlite() {
+            $scenario(&crate::server::Server::sqlite().await).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $on_postgres() {
+            $scenario(&crate::server::Server::postgres().await).await;
+        }
+    };
+}
+pub(crate) use on_both_backends;
+
+/// Two tests of `scenario(CausewayProcess)`: on a `causeway store` process
+/// (with the given extra flags) over SQLite, and over PostgreSQL.
+macro_rules! on_both_processes {
+    ($scenario:ident($($flag:expr),*) => $on_sqlite:ident, $on_postgres:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $on_sqlite() {
+            let p = causeway_testkit::CausewayProcess::start_sqlite(&[$($flag),*])
+                .await
+                .unwrap();
+            $scenario(p).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $on_postgres() {
+            let db = causeway_testkit::Postgres::database().unwrap();
+            let p = causeway_testkit::CausewayProcess::start(db.dsn(), &[$($flag),*])
+                .await
+                .unwrap();
+            // `p` is gone when the scenario returns, before `db` is dropped.
+            $scenario(p).await;
+        }
+    };
+}
+pub(crate) use on_both_processes;

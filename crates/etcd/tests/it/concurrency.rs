@@ -7,10 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use causeway_etcd::proto::etcdserverpb as pb;
-use causeway_testkit::Postgres;
 use etcd_client::{Compare, CompareOp, GetOptions, Txn, TxnOp, WatchOptions};
 
-use crate::common::{Collector, assert_gap_free, mod_revision, revision};
+use crate::common::{Collector, assert_gap_free, mod_revision, on_both_backends, revision};
 use crate::server::Server;
 
 const RACERS: usize = 50;
@@ -75,24 +74,13 @@ async fn cas_counter(server: &Server) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cas_counter_counts_exactly_on_sqlite() {
-    cas_counter(&Server::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cas_counter_counts_exactly_on_postgres() {
-    cas_counter(&Server::postgres().await).await;
-}
+on_both_backends!(cas_counter => cas_counter_counts_exactly_on_sqlite, cas_counter_counts_exactly_on_postgres);
 
 /// Two store processes on one PostgreSQL database, writing at once: both
 /// watchers see every revision once, in order, and the same stream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_agree_on_one_revision_sequence() {
-    let db = Postgres::database().unwrap();
-    let dsn = db.dsn().to_string();
-    let a = Server::postgres_on(db).await;
-    let b = Server::postgres_peer(&dsn).await;
+    let (a, b) = Server::postgres_pair().await;
     let mut ca = a.client().await;
     let mut cb = b.client().await;
     let start = revision(&mut ca).await + 1;
@@ -280,15 +268,7 @@ async fn slow_watchers(server: &Server) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slow_watchers_miss_nothing_on_sqlite() {
-    slow_watchers(&Server::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slow_watchers_miss_nothing_on_postgres() {
-    slow_watchers(&Server::postgres().await).await;
-}
+on_both_backends!(slow_watchers => slow_watchers_miss_nothing_on_sqlite, slow_watchers_miss_nothing_on_postgres);
 
 /// A watch on a few keys, from a revision behind more than one history
 /// chunk of other keys' events, still gets every event of its keys.
@@ -320,12 +300,4 @@ async fn narrow_watch_from_old_revision(server: &Server) {
     assert_eq!(got, want, "a watch from an old revision missed events");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn narrow_watch_from_old_revision_misses_nothing_on_sqlite() {
-    narrow_watch_from_old_revision(&Server::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn narrow_watch_from_old_revision_misses_nothing_on_postgres() {
-    narrow_watch_from_old_revision(&Server::postgres().await).await;
-}
+on_both_backends!(narrow_watch_from_old_revision => narrow_watch_from_old_revision_misses_nothing_on_sqlite, narrow_watch_from_old_revision_misses_nothing_on_postgres);

@@ -8,10 +8,10 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use causeway_testkit::{CausewayProcess, Postgres, wait_for};
+use causeway_testkit::{CausewayProcess, wait_for};
 use etcd_client::{EventType, GetOptions, WatchOptions};
 
-use crate::common::{Collector, PATIENCE, assert_gap_free, connect, revision};
+use crate::common::{Collector, PATIENCE, assert_gap_free, connect, on_both_processes, revision};
 
 const WRITERS: usize = 8;
 /// Acknowledged puts to wait for before the crash: enough that the kill
@@ -114,16 +114,4 @@ async fn crash_under_load(mut p: CausewayProcess) {
     assert!(status.success(), "{status}\n{}", p.log_tail());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill9_under_write_load_loses_nothing_on_sqlite() {
-    let p = CausewayProcess::start_sqlite(&[]).await.unwrap();
-    crash_under_load(p).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill9_under_write_load_loses_nothing_on_postgres() {
-    let db = Postgres::database().unwrap();
-    let p = CausewayProcess::start(db.dsn(), &[]).await.unwrap();
-    // The process is gone when this returns, before `db` is dropped.
-    crash_under_load(p).await;
-}
+on_both_processes!(crash_under_load() => kill9_under_write_load_loses_nothing_on_sqlite, kill9_under_write_load_loses_nothing_on_postgres);

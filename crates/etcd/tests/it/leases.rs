@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use causeway_testkit::{CausewayProcess, Postgres};
 use etcd_client::{Client, EventType, LeaseTimeToLiveOptions, PutOptions, WatchOptions};
 
-use crate::common::{Collector, PATIENCE, connect, mod_revision, revision};
+use crate::common::{Collector, PATIENCE, connect, mod_revision, on_both_backends, revision};
 use crate::server::Server;
 
 const KEYS: usize = 5;
@@ -65,15 +65,7 @@ async fn expiry_is_one_revision(server: &Server) {
     assert_eq!(ttl.ttl(), -1, "the expired lease is still there");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lease_expiry_deletes_every_key_in_one_revision_on_sqlite() {
-    expiry_is_one_revision(&Server::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lease_expiry_deletes_every_key_in_one_revision_on_postgres() {
-    expiry_is_one_revision(&Server::postgres().await).await;
-}
+on_both_backends!(expiry_is_one_revision => lease_expiry_deletes_every_key_in_one_revision_on_sqlite, lease_expiry_deletes_every_key_in_one_revision_on_postgres);
 
 /// `crash`: stop with kill -9 rather than SIGTERM.
 async fn lease_survives_restart(mut p: CausewayProcess, crash: bool) {
@@ -130,10 +122,7 @@ async fn leases_survive_a_restart_and_still_expire_on_postgres() {
 /// and both processes' watchers see the same single revision of deletes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_expires_once_with_two_processes_on_postgres() {
-    let db = Postgres::database().unwrap();
-    let dsn = db.dsn().to_string();
-    let a = Server::postgres_on(db).await;
-    let b = Server::postgres_peer(&dsn).await;
+    let (a, b) = Server::postgres_pair().await;
     let mut ca = a.client().await;
     let mut cb = b.client().await;
     // Granted on B, which may or may not be the process that runs expiry.
@@ -185,12 +174,4 @@ async fn keep_alive_keeps_the_lease(server: &Server) {
     one_revision_of_deletes(&w).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keep_alive_keeps_a_lease_past_its_ttl_on_sqlite() {
-    keep_alive_keeps_the_lease(&Server::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keep_alive_keeps_a_lease_past_its_ttl_on_postgres() {
-    keep_alive_keeps_the_lease(&Server::postgres().await).await;
-}
+on_both_backends!(keep_alive_keeps_the_lease => keep_alive_keeps_a_lease_past_its_ttl_on_sqlite, keep_alive_keeps_a_lease_past_its_ttl_on_postgres);

@@ -4,10 +4,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use causeway_testkit::{CausewayProcess, Postgres, http_get, wait_for};
+use causeway_testkit::{CausewayProcess, http_get, wait_for};
 use etcd_client::{GetOptions, WatchOptions};
 
-use crate::common::{PATIENCE, connect};
+use crate::common::{PATIENCE, connect, on_both_processes};
 
 /// The value of the sample named exactly `sample` (with its labels, if
 /// any) in Prometheus text.
@@ -97,16 +97,7 @@ async fn metrics_and_readiness(p: CausewayProcess) {
     .unwrap_or_else(|_| panic!("the watch gauges stayed up after the stream ended"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_and_readiness_are_served_on_sqlite() {
-    metrics_and_readiness(CausewayProcess::start_sqlite(&[]).await.unwrap()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_and_readiness_are_served_on_postgres() {
-    let db = Postgres::database().unwrap();
-    metrics_and_readiness(CausewayProcess::start(db.dsn(), &[]).await.unwrap()).await;
-}
+on_both_processes!(metrics_and_readiness() => metrics_and_readiness_are_served_on_sqlite, metrics_and_readiness_are_served_on_postgres);
 
 async fn scheduled_compaction(p: CausewayProcess) {
     let mut c = connect(&p.endpoint()).await;
@@ -146,15 +137,7 @@ async fn scheduled_compaction(p: CausewayProcess) {
     assert_eq!(kept.kvs()[0].value_str().unwrap(), "15");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scheduled_compaction_runs_on_its_own_on_sqlite() {
-    let args = ["--compact-interval", "1s", "--compact-retain", "5"];
-    scheduled_compaction(CausewayProcess::start_sqlite(&args).await.unwrap()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scheduled_compaction_runs_on_its_own_on_postgres() {
-    let db = Postgres::database().unwrap();
-    let args = ["--compact-interval", "1s", "--compact-retain", "5"];
-    scheduled_compaction(CausewayProcess::start(db.dsn(), &args).await.unwrap()).await;
-}
+on_both_processes!(
+    scheduled_compaction("--compact-interval", "1s", "--compact-retain", "5")
+        => scheduled_compaction_runs_on_its_own_on_sqlite, scheduled_compaction_runs_on_its_own_on_postgres
+);
