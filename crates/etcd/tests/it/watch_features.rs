@@ -55,11 +55,12 @@ async fn progress_notify_on(server: &Server) {
     let first = w.responses().into_iter().find(is_progress).unwrap();
     assert_eq!(header(&first), idle_at);
 
-    // Busy: writes to the watched keys and to others interleave, so that
-    // notifications come while events are in flight.
+    // Busy: writes to the watched keys and (more often) to others
+    // interleave, with gaps on the watch longer than the interval, so that
+    // notifications come while the revision moves and events are in flight.
     let mut puts = Vec::new();
-    for i in 0..40 {
-        let key = if i % 4 == 0 {
+    for i in 0..80 {
+        let key = if i % 20 == 0 {
             format!("watched/{i}")
         } else {
             format!("other/{i}")
@@ -68,11 +69,11 @@ async fn progress_notify_on(server: &Server) {
         if key.starts_with("watched/") {
             puts.push(r.header().unwrap().revision());
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
     }
     let last = *puts.last().unwrap();
     w.wait_for_revision(last).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
     let responses = w.responses();
     let mut delivered: Vec<i64> = Vec::new();
     let mut notifications = 0;
@@ -94,7 +95,14 @@ async fn progress_notify_on(server: &Server) {
     }
     assert_eq!(delivered, puts);
     assert!(
-        notifications >= 2,
+        responses
+            .iter()
+            .any(|r| is_progress(r) && header(r) > idle_at && header(r) < last),
+        "no progress notification while the store was busy: {}",
+        summary(&responses)
+    );
+    assert!(
+        notifications >= 3,
         "too few progress notifications: {}",
         summary(&responses)
     );
