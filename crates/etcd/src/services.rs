@@ -331,7 +331,7 @@ impl pb::watch_server::Watch for EtcdService {
         let store = self.store.clone();
         metrics.watch_streams.inc();
         let out = async_stream::try_stream! {
-            let _guard = Gauged(metrics.clone());
+            let mut guard = Gauged { metrics: metrics.clone(), watches: 0 };
             let mut fragmenting: HashMap<i64, bool> = HashMap::new();
             while let Some(r) = responses.recv().await {
                 let resp = match r {
@@ -340,6 +340,7 @@ impl pb::watch_server::Watch for EtcdService {
                         if error.is_none() {
                             fragmenting.insert(watch_id, fragment);
                             metrics.watchers.inc();
+                            guard.watches += 1;
                         }
                         pb::WatchResponse {
                             header: header.at(revision),
@@ -368,6 +369,7 @@ impl pb::watch_server::Watch for EtcdService {
                     WatchResponse::Canceled { watch_id, revision, compact_revision, reason } => {
                         if fragmenting.remove(&watch_id).is_some() {
                             metrics.watchers.dec();
+                            guard.watches -= 1;
                         }
                         pb::WatchResponse {
                             header: header.at(revision),
@@ -386,7 +388,6 @@ impl pb::watch_server::Watch for EtcdService {
                 };
                 yield resp;
             }
-            metrics.watchers.dec_by(fragmenting.len() as i64);
             if store.is_closed() {
                 Err(Status::unavailable("etcdserver: server stopped"))?;
             }
@@ -395,12 +396,18 @@ impl pb::watch_server::Watch for EtcdService {
     }
 }
 
-/// Counts a watch stream down when it ends, however it ends.
-struct Gauged(Arc<Metrics>);
+/// Counts a watch stream, and the watches still open on it, down when it
+/// ends, however it ends: a client that goes away drops the stream without
+/// letting it run to its end.
+struct Gauged {
+    metrics: Arc<Metrics>,
+    watches: i64,
+}
 
 impl Drop for Gauged {
     fn drop(&mut self) {
-        self.0.watch_streams.dec();
+        self.metrics.watch_streams.dec();
+        self.metrics.watchers.dec_by(self.watches);
     }
 }
 

@@ -432,12 +432,17 @@ impl Session {
                     return Ok(Err(compact));
                 }
                 let mut events = r.events(from, position, CATCH_UP_CHUNK).await?;
+                // Whether the read stopped short of `position`, and where,
+                // is decided before filtering: a full chunk of other keys'
+                // events must not look like the end of history.
+                let reached = (events.len() >= CATCH_UP_CHUNK)
+                    .then(|| events.last().map(|e| e.revision()))
+                    .flatten();
                 events.retain(|e| {
                     create.range.contains(&e.kv.key)
                         && !(create.no_put && e.kind == EventKind::Put)
                         && !(create.no_delete && e.kind == EventKind::Delete)
                 });
-                let reached = events.last().map(|e| e.revision());
                 if create.prev_kv {
                     for e in &mut events {
                         e.prev_kv = prev_from_history(&mut r, e, compact).await?;
@@ -461,8 +466,8 @@ impl Session {
                 // A full chunk may stop short of `position`; the next round
                 // goes on from where this one ended.
                 let next = match reached {
-                    Some(r) if events.len() >= CATCH_UP_CHUNK => r + 1,
-                    _ => position + 1,
+                    Some(r) => r + 1,
+                    None => position + 1,
                 };
                 if let Some(w) = self.watches.get_mut(&id) {
                     w.next = next;

@@ -7,7 +7,7 @@ use tempfile::TempDir;
 
 use crate::Error;
 use crate::etcd::probe;
-use crate::net::{accepts, free_addr};
+use crate::net::{accepts, free_addr, http_get};
 use crate::process::Supervised;
 
 /// Where to find the binary when `CAUSEWAY_BIN` is unset: the workspace's
@@ -34,7 +34,8 @@ pub struct CausewayProcess {
 impl CausewayProcess {
     /// Runs `causeway store --listen 127.0.0.1:P --metrics-listen
     /// 127.0.0.1:P2 --datastore <datastore> <extra_args…>` and waits until
-    /// it answers an etcd KV request.
+    /// it answers an etcd KV request (with `--cert-file` among the extra
+    /// arguments: until it listens and its `/readyz` answers 200).
     pub async fn start(datastore: &str, extra_args: &[&str]) -> Result<Self, Error> {
         Self::start_inner(datastore.to_string(), extra_args, None).await
     }
@@ -92,11 +93,21 @@ impl CausewayProcess {
         let start = Instant::now();
         let mut detail = String::from("no answer yet");
         let endpoint = self.endpoint();
+        let tls = self.extra.iter().any(|a| a == "--cert-file");
         while start.elapsed() < READY_TIMEOUT {
             match self.process.as_mut().and_then(Supervised::exited) {
                 Some(exit) => {
                     detail = exit;
                     break;
+                }
+                // A plain etcd client cannot talk to a TLS server; its
+                // readiness endpoint (always plain HTTP) says the same.
+                None if tls && accepts(self.listen).await => {
+                    match http_get(&self.metrics.to_string(), "/readyz").await {
+                        Ok((200, _)) => return Ok(()),
+                        Ok((code, body)) => detail = format!("/readyz answered {code}: {body}"),
+                        Err(e) => detail = e,
+                    }
                 }
                 None if accepts(self.listen).await => match probe(&endpoint).await {
                     Ok(()) => return Ok(()),

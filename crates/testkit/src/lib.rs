@@ -13,7 +13,7 @@ mod process;
 
 pub use causeway::{CausewayProcess, causeway_bin};
 pub use etcd::{Etcd, EtcdBuilder};
-pub use net::{free_addr, free_port, wait_for};
+pub use net::{free_addr, free_port, http_get, wait_for};
 pub use postgres::{POSTGRES_URL_VAR, PgDatabase, Postgres};
 
 use std::path::PathBuf;

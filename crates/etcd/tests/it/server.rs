@@ -48,6 +48,16 @@ impl Server {
         Server::start(config, None, None).await
     }
 
+    /// Two servers on one fresh PostgreSQL database, as two processes
+    /// sharing it would be; the first owns the database.
+    pub async fn postgres_pair() -> (Server, Server) {
+        let db = Postgres::database().unwrap();
+        let dsn = db.dsn().to_string();
+        let a = Server::postgres_on(db).await;
+        let b = Server::postgres_peer(&dsn).await;
+        (a, b)
+    }
+
     async fn start(
         config: StoreConfig,
         dir: Option<tempfile::TempDir>,

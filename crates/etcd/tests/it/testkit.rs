@@ -75,7 +75,8 @@ async fn wait_for_times_out_and_succeeds() {
 }
 
 /// Needs a `causeway` binary with the `store` subcommand (`$CAUSEWAY_BIN` or
-/// target/{debug,release}/causeway).
+/// target/{debug,release}/causeway). This checks the helper's kill9,
+/// restart and terminate; `crash.rs` checks durability under write load.
 #[tokio::test]
 async fn causeway_process_is_durable_across_kill9_and_stops_on_sigterm() {
     let db = Postgres::database().unwrap();

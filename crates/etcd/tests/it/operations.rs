@@ -1,0 +1,143 @@
+//! Operating the store: metrics, readiness and scheduled compaction, on
+//! the real `causeway store` process.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use causeway_testkit::{CausewayProcess, http_get, wait_for};
+use etcd_client::{GetOptions, WatchOptions};
+
+use crate::common::{PATIENCE, connect, on_both_processes};
+
+/// The value of the sample named exactly `sample` (with its labels, if
+/// any) in Prometheus text.
+fn sample(metrics: &str, name: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| {
+        let (sample, value) = l.rsplit_once(' ')?;
+        if sample == name {
+            value.parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+async fn metrics_and_readiness(p: CausewayProcess) {
+    let mut c = connect(&p.endpoint()).await;
+    let mut last = 0;
+    for i in 0..3 {
+        last = c
+            .put(format!("m/{i}"), "v", None)
+            .await
+            .unwrap()
+            .header()
+            .unwrap()
+            .revision();
+    }
+    c.get("m/0", None).await.unwrap();
+    let mut watch = c
+        .watch("m/", Some(WatchOptions::new().with_prefix()))
+        .await
+        .unwrap();
+    watch.message().await.unwrap().unwrap();
+
+    let (code, body) = http_get(&p.metrics_endpoint(), "/readyz").await.unwrap();
+    assert_eq!((code, body.trim()), (200, "ok"));
+
+    let (code, text) = http_get(&p.metrics_endpoint(), "/metrics").await.unwrap();
+    assert_eq!(code, 200);
+    let puts = sample(
+        &text,
+        r#"causeway_store_requests_total{method="Put",code="OK"}"#,
+    );
+    assert_eq!(puts, Some(3.0), "Put requests:\n{text}");
+    let ranges = sample(
+        &text,
+        r#"causeway_store_requests_total{method="Range",code="OK"}"#,
+    );
+    assert!(ranges >= Some(1.0), "Range requests:\n{text}");
+    assert_eq!(
+        sample(&text, "causeway_store_revision"),
+        Some(last as f64),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "causeway_store_watchers"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "causeway_store_watch_streams"),
+        Some(1.0),
+        "{text}"
+    );
+    // An error is counted under its code.
+    let _ = c.put("", "v", None).await;
+    let (_, text) = http_get(&p.metrics_endpoint(), "/metrics").await.unwrap();
+    assert_eq!(
+        sample(
+            &text,
+            r#"causeway_store_requests_total{method="Put",code="InvalidArgument"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    // The watcher gauges go back down when the stream ends.
+    drop(watch);
+    let endpoint = p.metrics_endpoint();
+    wait_for(PATIENCE, || {
+        let endpoint = endpoint.clone();
+        async move {
+            let (_, text) = http_get(&endpoint, "/metrics").await.unwrap_or_default();
+            sample(&text, "causeway_store_watchers") == Some(0.0)
+                && sample(&text, "causeway_store_watch_streams") == Some(0.0)
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the watch gauges stayed up after the stream ended"));
+}
+
+on_both_processes!(metrics_and_readiness() => metrics_and_readiness_are_served_on_sqlite, metrics_and_readiness_are_served_on_postgres);
+
+async fn scheduled_compaction(p: CausewayProcess) {
+    let mut c = connect(&p.endpoint()).await;
+    for i in 0..20 {
+        c.put("k", i.to_string(), None).await.unwrap();
+    }
+    // Revision 2 holds the first put; with 5 retained it goes at the next round.
+    let old = Some(GetOptions::new().with_revision(2));
+    let last_error = Arc::new(Mutex::new(String::new()));
+    let compacted = wait_for(Duration::from_secs(5), || {
+        let (mut c, old, last_error) = (c.clone(), old.clone(), last_error.clone());
+        async move {
+            match c.get("k", old).await {
+                Err(e) => {
+                    let e = e.to_string();
+                    *last_error.lock().unwrap() = e.clone();
+                    e.contains("required revision has been compacted")
+                }
+                Ok(_) => false,
+            }
+        }
+    })
+    .await;
+    assert!(
+        compacted.is_ok(),
+        "revision 2 was never compacted away (last error: {:?})\n{}",
+        last_error.lock().unwrap(),
+        p.log_tail()
+    );
+    // The newest revisions are kept.
+    let now = c.get("k", None).await.unwrap();
+    let newest = now.header().unwrap().revision();
+    let kept = c
+        .get("k", Some(GetOptions::new().with_revision(newest - 4)))
+        .await
+        .unwrap();
+    assert_eq!(kept.kvs()[0].value_str().unwrap(), "15");
+}
+
+on_both_processes!(
+    scheduled_compaction("--compact-interval", "1s", "--compact-retain", "5")
+        => scheduled_compaction_runs_on_its_own_on_sqlite, scheduled_compaction_runs_on_its_own_on_postgres
+);
