@@ -335,7 +335,7 @@ async fn check_path<R: Reader>(
     idx: &mut usize,
     check: Check,
 ) -> Result<(), Error> {
-    let (ok, ops) = branch(txn, path, idx);
+    let (_, ops) = branch(txn, path, idx);
     for op in ops {
         match op {
             RequestOp::Put(p) if check == Check::Puts => check_put(r, p).await?,
