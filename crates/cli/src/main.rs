@@ -26,7 +26,7 @@ enum Command {
     Identity(identity::IdentityArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -34,12 +34,23 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match cli.command {
+    let result = match cli.command {
         Command::Store(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
-            .build()?
-            .block_on(store::run(args)),
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(store::run(args))),
         Command::Ca(args) => ca::run(args),
         Command::Identity(args) => identity::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The reason and its causes on one line; a backtrace (which
+            // anyhow's Debug output adds when RUST_BACKTRACE is set) would
+            // bury it.
+            eprintln!("causeway: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

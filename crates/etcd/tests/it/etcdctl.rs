@@ -18,6 +18,10 @@ const COMMAND_TIMEOUT: &str = "--command-timeout=10s";
 /// How `etcdctl watch` is run: it never exits by itself, so its output is
 /// collected until it has been quiet for a while, then it is killed.
 const WATCH_QUIET: Duration = Duration::from_millis(1500);
+/// How long to wait for a watch's first line (or its exit, for a watch that
+/// is canceled at once): starting etcdctl alone can take seconds on a busy
+/// machine, and a watch killed while it still starts up looks like a hang.
+const WATCH_FIRST: Duration = Duration::from_secs(6);
 const WATCH_LIMIT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone)]
@@ -286,7 +290,12 @@ impl Side {
         let start = Instant::now();
         let mut exited = false;
         while start.elapsed() < WATCH_LIMIT {
-            match tokio::time::timeout(WATCH_QUIET, lines.next_line()).await {
+            let quiet = if collected.is_empty() {
+                WATCH_FIRST
+            } else {
+                WATCH_QUIET
+            };
+            match tokio::time::timeout(quiet, lines.next_line()).await {
                 Ok(Ok(Some(line))) => {
                     collected.push_str(&line);
                     collected.push('\n');

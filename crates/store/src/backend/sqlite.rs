@@ -447,6 +447,20 @@ fn range_rows(
     if range.is_empty() {
         return Ok(Vec::new());
     }
+    // Every put reads its key's newest version first: keep that path to
+    // one fixed statement, with nothing to format or copy.
+    if let (KeyRange::Single(key), None) = (range, at) {
+        let sql = if keys_only {
+            "SELECT key, create_revision, mod_revision, version, lease, x'' FROM kv WHERE key = ?1"
+        } else {
+            "SELECT key, create_revision, mod_revision, version, lease, value FROM kv WHERE key = ?1"
+        };
+        return conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.query_row([key.as_ref()], kv_row).optional())
+            .map(|kv| kv.into_iter().collect())
+            .map_err(sql_err);
+    }
     let (cond, keys) = key_condition(range, 1);
     let n = keys.len() + 1;
     let value = if keys_only { "x''" } else { "value" };
