@@ -256,6 +256,9 @@ async fn metrics_text(
         m.compact_revision.set(s.compact_revision);
         m.db_size.set(s.db_size);
     }
+    if let Ok((_, leases)) = store.leases().await {
+        m.leases.set(leases.len() as i64);
+    }
     let mut out = String::new();
     match prometheus_client::encoding::text::encode(&mut out, registry) {
         Ok(()) => (

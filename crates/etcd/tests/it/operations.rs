@@ -41,8 +41,28 @@ async fn metrics_and_readiness(p: CausewayProcess) {
         .unwrap();
     watch.message().await.unwrap().unwrap();
 
+    c.lease_grant(60, None).await.unwrap();
+
     let (code, body) = http_get(&p.metrics_endpoint(), "/readyz").await.unwrap();
     assert_eq!((code, body.trim()), (200, "ok"));
+
+    // The standard gRPC health service answers on the etcd port.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", p.endpoint()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let health = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        health.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
 
     let (code, text) = http_get(&p.metrics_endpoint(), "/metrics").await.unwrap();
     assert_eq!(code, 200);
@@ -51,6 +71,11 @@ async fn metrics_and_readiness(p: CausewayProcess) {
         r#"causeway_store_requests_total{method="Put",code="OK"}"#,
     );
     assert_eq!(puts, Some(3.0), "Put requests:\n{text}");
+    assert_eq!(
+        sample(&text, "causeway_store_leases"),
+        Some(1.0),
+        "leases:\n{text}"
+    );
     let ranges = sample(
         &text,
         r#"causeway_store_requests_total{method="Range",code="OK"}"#,
