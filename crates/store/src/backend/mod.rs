@@ -25,7 +25,7 @@ pub enum BackendError {
     Sqlite(#[source] rusqlite::Error),
     /// PostgreSQL reported an error.
     #[error("postgres: {0}")]
-    Postgres(#[source] tokio_postgres::Error),
+    Postgres(#[from] tokio_postgres::Error),
     /// No PostgreSQL connection could be had from the pool.
     #[error("postgres connection pool: {0}")]
     Pool(String),

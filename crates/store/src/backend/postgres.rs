@@ -287,26 +287,26 @@ async fn revisions<C: GenericClient>(c: &C, lock: bool) -> Result<(i64, i64), Ba
     let row = rows
         .first()
         .ok_or_else(|| BackendError::Corrupt("causeway_meta has no row".into()))?;
-    Ok((row.get(0), row.get(1)))
+    Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
-fn kv_row(r: &Row) -> KeyValue {
-    KeyValue {
-        key: Bytes::from(r.get::<_, Vec<u8>>(0)),
-        create_revision: r.get(1),
-        mod_revision: r.get(2),
-        version: r.get(3),
-        lease: r.get(4),
-        value: Bytes::from(r.get::<_, Vec<u8>>(5)),
-    }
+fn kv_row(r: &Row) -> Result<KeyValue, BackendError> {
+    Ok(KeyValue {
+        key: Bytes::from(r.try_get::<_, Vec<u8>>(0)?),
+        create_revision: r.try_get(1)?,
+        mod_revision: r.try_get(2)?,
+        version: r.try_get(3)?,
+        lease: r.try_get(4)?,
+        value: Bytes::from(r.try_get::<_, Vec<u8>>(5)?),
+    })
 }
 
-fn lease_row(r: &Row) -> LeaseRow {
-    LeaseRow {
-        id: r.get(0),
-        ttl: r.get(1),
-        expires_at_ms: r.get(2),
-    }
+fn lease_row(r: &Row) -> Result<LeaseRow, BackendError> {
+    Ok(LeaseRow {
+        id: r.try_get(0)?,
+        ttl: r.try_get(1)?,
+        expires_at_ms: r.try_get(2)?,
+    })
 }
 
 /// Bind values for a key condition followed by integers.
@@ -363,11 +363,11 @@ async fn range_rows<C: GenericClient>(
             Binds::new(keys, vec![Some(rev), limit]),
         ),
     };
-    Ok(query(c, &sql, &binds.params())
+    query(c, &sql, &binds.params())
         .await?
         .iter()
         .map(kv_row)
-        .collect())
+        .collect()
 }
 
 async fn count<C: GenericClient>(
@@ -394,7 +394,7 @@ async fn count<C: GenericClient>(
         ),
     };
     let rows = query(c, &sql, &binds.params()).await?;
-    Ok(rows.first().map_or(0, |r| r.get(0)))
+    Ok(rows.first().map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
 }
 
 const EVENT_COLS: &str =
@@ -408,19 +408,19 @@ const PREV_JOIN: &str = "LEFT JOIN LATERAL (
     FROM causeway_log AS p WHERE p.key = e.key AND p.revision < e.revision
     ORDER BY p.revision DESC LIMIT 1) AS p ON TRUE";
 
-fn event_row(r: &Row, prev: bool) -> (i64, Event) {
-    let revision: i64 = r.get(0);
-    let sub: i64 = r.get(1);
-    let key = Bytes::from(r.get::<_, Vec<u8>>(2));
-    let deleted: bool = r.get(3);
-    let prev_kv = if prev && r.get::<_, Option<bool>>(14) == Some(false) {
+fn event_row(r: &Row, prev: bool) -> Result<(i64, Event), BackendError> {
+    let revision: i64 = r.try_get(0)?;
+    let sub: i64 = r.try_get(1)?;
+    let key = Bytes::from(r.try_get::<_, Vec<u8>>(2)?);
+    let deleted: bool = r.try_get(3)?;
+    let prev_kv = if prev && r.try_get::<_, Option<bool>>(14)? == Some(false) {
         Some(KeyValue {
             key: key.clone(),
-            create_revision: r.get(9),
-            mod_revision: r.get(10),
-            version: r.get(11),
-            lease: r.get(12),
-            value: Bytes::from(r.get::<_, Vec<u8>>(13)),
+            create_revision: r.try_get(9)?,
+            mod_revision: r.try_get(10)?,
+            version: r.try_get(11)?,
+            lease: r.try_get(12)?,
+            value: Bytes::from(r.try_get::<_, Vec<u8>>(13)?),
         })
     } else {
         None
@@ -440,16 +440,16 @@ fn event_row(r: &Row, prev: bool) -> (i64, Event) {
             kind: EventKind::Put,
             kv: KeyValue {
                 key,
-                create_revision: r.get(4),
+                create_revision: r.try_get(4)?,
                 mod_revision: revision,
-                version: r.get(5),
-                lease: r.get(6),
-                value: Bytes::from(r.get::<_, Vec<u8>>(7)),
+                version: r.try_get(5)?,
+                lease: r.try_get(6)?,
+                value: Bytes::from(r.try_get::<_, Vec<u8>>(7)?),
             },
             prev_kv,
         }
     };
-    (sub, event)
+    Ok((sub, event))
 }
 
 async fn events<C: GenericClient>(
@@ -473,7 +473,7 @@ async fn events<C: GenericClient>(
     let mut out = Vec::with_capacity(rows.len());
     let mut last = None;
     for row in &rows {
-        let (sub, e) = event_row(row, prev);
+        let (sub, e) = event_row(row, prev)?;
         last = Some((e.revision(), sub));
         out.push(e);
     }
@@ -484,7 +484,7 @@ async fn events<C: GenericClient>(
              WHERE e.revision = $1 AND e.sub > $2 ORDER BY e.sub"
         );
         for row in query(c, &sql, &[&rev, &sub]).await? {
-            out.push(event_row(&row, prev).1);
+            out.push(event_row(&row, prev)?.1);
         }
     }
     Ok(out)
@@ -513,22 +513,22 @@ macro_rules! pg_reader {
             }
             async fn lease(&mut self, id: i64) -> Result<Option<LeaseRow>, BackendError> {
                 let rows = query(self.db()?, "SELECT id, ttl, expires_at_ms FROM causeway_lease WHERE id = $1", &[&id]).await?;
-                Ok(rows.first().map(lease_row))
+                rows.first().map(lease_row).transpose()
             }
             async fn leases(&mut self) -> Result<Vec<LeaseRow>, BackendError> {
                 let rows = query(self.db()?, "SELECT id, ttl, expires_at_ms FROM causeway_lease", &[]).await?;
-                Ok(rows.iter().map(lease_row).collect())
+                rows.iter().map(lease_row).collect()
             }
             async fn lease_keys(&mut self, id: i64) -> Result<Vec<Bytes>, BackendError> {
                 let rows = query(self.fresh().await?, "SELECT key FROM causeway_kv WHERE lease = $1 ORDER BY key", &[&id]).await?;
-                Ok(rows.iter().map(|r| Bytes::from(r.get::<_, Vec<u8>>(0))).collect())
+                rows.iter().map(|r| Ok(Bytes::from(r.try_get::<_, Vec<u8>>(0)?))).collect()
             }
             async fn now_ms(&mut self) -> Result<i64, BackendError> {
                 self.read_now_ms().await
             }
             async fn first_revision_from(&mut self, from: i64) -> Result<i64, BackendError> {
                 let rows = query(self.fresh().await?, "SELECT coalesce(min(revision), 0) FROM causeway_log WHERE revision >= $1", &[&from]).await?;
-                Ok(rows.first().map_or(0, |r| r.get(0)))
+                Ok(rows.first().map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
             }
             async fn db_size(&mut self) -> Result<(i64, i64), BackendError> {
                 let rows = query(
@@ -539,7 +539,10 @@ macro_rules! pg_reader {
                     &[],
                 )
                 .await?;
-                Ok(rows.first().map_or((0, 0), |r| (r.get(0), r.get(1))))
+                Ok(match rows.first() {
+                    Some(r) => (r.try_get(0)?, r.try_get(1)?),
+                    None => (0, 0),
+                })
             }
         }
     };
@@ -563,7 +566,7 @@ impl PgReader {
 
     async fn read_now_ms(&self) -> Result<i64, BackendError> {
         let rows = query(self.db()?, &format!("SELECT {NOW_MS}"), &[]).await?;
-        Ok(rows.first().map_or(0, |r| r.get(0)))
+        Ok(rows.first().map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
     }
 }
 
@@ -683,8 +686,8 @@ impl<'t> PgWriter<'t> {
         let row = rows
             .first()
             .ok_or_else(|| BackendError::Corrupt("causeway_meta has no row".into()))?;
-        self.now_ms = Some(row.get(2));
-        let revisions = (row.get(0), row.get(1));
+        self.now_ms = Some(row.try_get(2)?);
+        let revisions = (row.try_get(0)?, row.try_get(1)?);
         // Only now, with the lock held, can the batch's keys be read once
         // and trusted for the rest of the transaction.
         if !self.prefetch.is_empty() {
@@ -700,7 +703,7 @@ impl<'t> PgWriter<'t> {
                 self.cache.entry(Bytes::from(key)).or_insert(None);
             }
             for row in &rows {
-                let kv = kv_row(row);
+                let kv = kv_row(row)?;
                 self.cache.insert(kv.key.clone(), Some(kv));
             }
         }
