@@ -67,6 +67,51 @@ fn terminate(mut child: std::process::Child) -> std::process::ExitStatus {
     child.wait().unwrap()
 }
 
+/// Waits until something listens on `port`.
+fn wait_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A plain HTTP/1.0 GET; returns the whole answer, status line first.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(tcp, "GET {path} HTTP/1.0\r\n\r\n").unwrap();
+    let mut out = String::new();
+    tcp.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// The value of one series (`name{labels}` exactly as exposed) in a metrics answer.
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().unwrap())
+}
+
+/// Polls the metrics at `port` until `series` satisfies `cond`; returns the last value.
+fn wait_metric(port: u16, series: &str, cond: impl Fn(f64) -> bool) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = http_get(port, "/metrics");
+        if let Some(v) = metric(&text, series)
+            && cond(v)
+        {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{series} never got the value wanted:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn openssl(args: &[&str]) -> Output {
     Command::new("openssl")
         .args(args)
@@ -316,6 +361,7 @@ fn serve_bundle_and_federate_once_then_stop_on_sigterm() {
     std::fs::write(&initial, ok(&["ca", "bundle", "--dir", p(&ca)])).unwrap();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
+    let mport = free_port();
     let server = start(
         &[
             "identity",
@@ -324,11 +370,14 @@ fn serve_bundle_and_federate_once_then_stop_on_sigterm() {
             p(&ca),
             "--listen",
             &listen,
+            "--metrics-listen",
+            &format!("127.0.0.1:{mport}"),
             "--refresh-hint",
             "1s",
         ],
         port,
     );
+    wait_port(mport);
     let federate_once = |endpoint_id: &str| {
         causeway(&[
             "identity",
@@ -354,6 +403,7 @@ fn serve_bundle_and_federate_once_then_stop_on_sigterm() {
     // The long-running client writes the bundle, and follows a rotation staged on the
     // serving side without a restart of either.
     let out = tmp.path().join("bundles").join("b.example.json");
+    let follower_mport = free_port();
     let follower = Command::new(env!("CARGO_BIN_EXE_causeway"))
         .args([
             "identity",
@@ -366,6 +416,7 @@ fn serve_bundle_and_federate_once_then_stop_on_sigterm() {
         .args(["--profile", "https_spiffe", "--endpoint-spiffe-id"])
         .arg("spiffe://b.example/causeway/bundle-endpoint")
         .args(["--bundle", p(&initial), "--out", p(&out)])
+        .args(["--metrics-listen", &format!("127.0.0.1:{follower_mport}")])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -393,6 +444,32 @@ fn serve_bundle_and_federate_once_then_stop_on_sigterm() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    let sequence = |dir: &Path| -> f64 {
+        let b: serde_json::Value =
+            serde_json::from_str(&ok(&["ca", "bundle", "--dir", p(dir)])).unwrap();
+        b["spiffe_sequence"].as_u64().unwrap() as f64
+    };
+    let first_sequence = sequence(&ca);
+    // The federating side is ready once it has written a bundle, and says what it holds.
+    wait_port(follower_mport);
+    assert!(http_get(follower_mport, "/readyz").contains("200 OK"));
+    let fseq = r#"causeway_identity_federation_bundle_sequence{trust_domain="b.example"}"#;
+    wait_metric(follower_mport, fseq, |v| v == first_sequence);
+    let fetched_at =
+        r#"causeway_identity_federation_last_success_timestamp_seconds{trust_domain="b.example"}"#;
+    let unix_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    wait_metric(follower_mport, fetched_at, |v| {
+        (unix_now - 60.0..unix_now + 60.0).contains(&v)
+    });
+    let failures = metric(
+        &http_get(follower_mport, "/metrics"),
+        r#"causeway_identity_federation_fetch_failures_total{trust_domain="b.example"}"#,
+    );
+    assert!(failures.is_none_or(|f| f == 0.0), "{failures:?}");
+
     ok(&["ca", "rotate", "--dir", p(&ca)]);
     while anchors() != 2 {
         assert!(
@@ -402,11 +479,24 @@ fn serve_bundle_and_federate_once_then_stop_on_sigterm() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Both sides count the rotation.
+    let rotated = sequence(&ca);
+    assert!(rotated > first_sequence);
+    wait_metric(mport, "causeway_identity_bundle_sequence", |v| v == rotated);
+    wait_metric(
+        mport,
+        r#"causeway_identity_reloads_total{what="bundle"}"#,
+        |v| v >= 1.0,
+    );
+    wait_metric(follower_mport, fseq, |v| v == rotated);
+    assert!(http_get(mport, "/readyz").contains("200 OK"));
     assert!(
         terminate(follower).success(),
         "federate stops cleanly on SIGTERM"
     );
     let status = terminate(server);
+    // The metrics listener closes with the server.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", mport)).is_err());
     assert!(
         fetched.status.success(),
         "{stdout}{}",
@@ -457,6 +547,8 @@ fn serve_issuer_publishes_discovery_and_the_jwt_keys() {
             &issuer,
             "--listen",
             &listen,
+            "--metrics-listen",
+            &format!("127.0.0.1:{}", free_port()),
             "--cert",
             p(&cert),
             "--key",
@@ -496,4 +588,269 @@ fn serve_issuer_publishes_discovery_and_the_jwt_keys() {
         status.success(),
         "serve-issuer stops cleanly on SIGTERM: {status}"
     );
+}
+
+/// The serial number of the certificate a TLS server on `port` presents to a new
+/// connection, as `openssl s_client` sees it.
+fn served_serial(port: u16) -> String {
+    let out = openssl(&[
+        "s_client",
+        "-connect",
+        &format!("127.0.0.1:{port}"),
+        "-servername",
+        "localhost",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let pem_start = text.find("-----BEGIN CERTIFICATE-----");
+    let pem_end = text.find("-----END CERTIFICATE-----");
+    let (Some(a), Some(b)) = (pem_start, pem_end) else {
+        return String::new();
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("served.crt");
+    std::fs::write(&file, &text[a..b + "-----END CERTIFICATE-----".len()]).unwrap();
+    serial_of(&file)
+}
+
+fn serial_of(cert: &Path) -> String {
+    let out = openssl(&["x509", "-in", p(cert), "-noout", "-serial"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// An `openssl s_client` connection kept open, to send requests over later.
+struct OpenConnection {
+    child: std::process::Child,
+    received: std::sync::mpsc::Receiver<Vec<u8>>,
+    seen: String,
+}
+
+impl OpenConnection {
+    fn open(port: u16) -> Self {
+        let mut child = Command::new("openssl")
+            .args(["s_client", "-quiet", "-connect"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-servername", "localhost"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            received,
+            seen: String::new(),
+        }
+    }
+
+    /// Sends a keep-alive GET and waits for the `n`th answer on this connection.
+    fn get(&mut self, n: usize) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin
+            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        stdin.flush().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.seen.matches("spiffe_sequence").count() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.received.recv_timeout(left) {
+                Ok(bytes) => self.seen.push_str(&String::from_utf8_lossy(&bytes)),
+                Err(e) => panic!("answer {n} never came ({e}); got {:?}", self.seen),
+            }
+        }
+        assert_eq!(
+            self.seen.matches("HTTP/1.1 200 OK").count(),
+            n,
+            "{}",
+            self.seen
+        );
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serve_bundle_reloads_its_https_web_certificate_and_serves_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca");
+    ok(&["ca", "init", "--trust-domain", "a.example", "--dir", p(&ca)]);
+    // Serving certificates made for the purpose, told apart by their serial numbers.
+    for name in ["one", "two"] {
+        ok(&[
+            "ca",
+            "issue",
+            "--dir",
+            p(&ca),
+            "--spiffe-id",
+            &format!("spiffe://a.example/web/{name}"),
+            "--dns",
+            "localhost",
+            "--out",
+            p(&tmp.path().join(name)),
+        ]);
+    }
+    let file = |n: &str| tmp.path().join(n);
+    let (cert, key) = (file("serving.crt"), file("serving.key"));
+    std::fs::copy(file("one.crt"), &cert).unwrap();
+    std::fs::copy(file("one.key"), &key).unwrap();
+    let (one, two) = (serial_of(&file("one.crt")), serial_of(&file("two.crt")));
+    assert_ne!(one, two);
+
+    let (port, mport) = (free_port(), free_port());
+    let server = start(
+        &[
+            "identity",
+            "serve-bundle",
+            "--dir",
+            p(&ca),
+            "--profile",
+            "https_web",
+            "--cert",
+            p(&cert),
+            "--key",
+            p(&key),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--metrics-listen",
+            &format!("127.0.0.1:{mport}"),
+        ],
+        port,
+    );
+    wait_port(mport);
+    let ready = http_get(mport, "/readyz");
+    assert!(ready.contains("200 OK"), "{ready}");
+    assert_eq!(served_serial(port), one);
+
+    // A connection opened before the swap, which has already been answered once.
+    let mut old = OpenConnection::open(port);
+    old.get(1);
+
+    std::fs::copy(file("two.key"), &key).unwrap();
+    std::fs::copy(file("two.crt"), &cert).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while served_serial(port) != two {
+        assert!(
+            Instant::now() < deadline,
+            "the new serving certificate was never presented"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The old connection still carries requests.
+    old.get(2);
+    wait_metric(
+        mport,
+        r#"causeway_identity_reloads_total{what="serving_cert"}"#,
+        |v| v >= 1.0,
+    );
+
+    // A corrupt replacement is counted and the current certificate kept.
+    std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nnot base64!\n").unwrap();
+    wait_metric(
+        mport,
+        r#"causeway_identity_reload_failures_total{what="serving_cert"}"#,
+        |v| v >= 1.0,
+    );
+    assert_eq!(served_serial(port), two);
+    // So is a certificate whose key is not the one on disk.
+    std::fs::copy(file("one.crt"), &cert).unwrap();
+    wait_metric(
+        mport,
+        r#"causeway_identity_reload_failures_total{what="serving_cert"}"#,
+        |v| v >= 2.0,
+    );
+    assert_eq!(served_serial(port), two);
+    old.get(3);
+
+    // The other metrics carry real values.
+    let text = http_get(mport, "/metrics");
+    let bundle: serde_json::Value =
+        serde_json::from_str(&ok(&["ca", "bundle", "--dir", p(&ca)])).unwrap();
+    assert_eq!(
+        metric(&text, "causeway_identity_bundle_sequence"),
+        Some(bundle["spiffe_sequence"].as_u64().unwrap() as f64),
+        "{text}"
+    );
+    let served = metric(
+        &text,
+        r#"causeway_identity_requests_total{path="/",status="200"}"#,
+    )
+    .unwrap_or_default();
+    assert!(served >= 3.0, "{text}");
+    // The leaf served lives 24 hours, much less than the root in the bundle.
+    let left = metric(&text, "causeway_identity_earliest_expiry_seconds").unwrap();
+    assert!((86_000.0..=86_400.0).contains(&left), "{text}");
+    assert!(
+        text.contains("# TYPE causeway_identity_reloads counter"),
+        "{text}"
+    );
+
+    let status = terminate(server);
+    assert!(
+        status.success(),
+        "serve-bundle stops cleanly on SIGTERM: {status}"
+    );
+    drop(old);
+}
+
+#[test]
+fn identity_servers_refuse_clashing_listeners() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca");
+    ok(&["ca", "init", "--trust-domain", "a.example", "--dir", p(&ca)]);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let out = causeway(&[
+        "identity",
+        "serve-bundle",
+        "--dir",
+        p(&ca),
+        "--listen",
+        &addr,
+        "--metrics-listen",
+        &addr,
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("must be different addresses"), "{err}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
+    let out = causeway(&[
+        "identity",
+        "serve-bundle",
+        "--dir",
+        p(&ca),
+        "--listen",
+        &format!("127.0.0.1:{}", free_port()),
+        "--metrics-listen",
+        &taken,
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--metrics-listen"), "{err}");
+
+    let help = ok(&["identity", "serve-bundle", "--help"]);
+    assert!(help.contains("127.0.0.1:8453"), "{help}");
+    let help = ok(&["identity", "serve-issuer", "--help"]);
+    assert!(help.contains("127.0.0.1:8454"), "{help}");
 }

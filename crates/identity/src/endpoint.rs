@@ -4,12 +4,11 @@
 
 use std::sync::{Arc, RwLock};
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 
 use crate::bundle::{TrustBundle, TrustStore};
 use crate::http::{self, HttpError};
-use crate::source::SvidSource;
+use crate::source::{ServingCert, SvidSource};
 use crate::tls::{Authorizer, SpiffeTls, TlsError};
 
 /// Why a bundle endpoint could not start.
@@ -28,10 +27,8 @@ pub enum EndpointError {
 pub enum EndpointProfile {
     /// A Web PKI certificate, checked by fetchers against a CA and the host name.
     HttpsWeb {
-        /// The serving chain, leaf first.
-        chain: Vec<CertificateDer<'static>>,
-        /// Its key.
-        key: PrivateKeyDer<'static>,
+        /// The serving certificate, replaceable while the endpoint runs.
+        cert: ServingCert,
     },
     /// An SVID of the trust domain, checked by fetchers against the bundle they hold.
     HttpsSpiffe {
@@ -81,8 +78,8 @@ pub fn bundle_router(bundle: PublishedBundle) -> axum::Router {
 /// fetchers for no certificate: the bundle is public, only its origin must be proven.
 pub fn endpoint_tls(profile: EndpointProfile) -> Result<rustls::ServerConfig, EndpointError> {
     match profile {
-        EndpointProfile::HttpsWeb { chain, key } => {
-            http::web_server_config(chain, key).map_err(EndpointError::Web)
+        EndpointProfile::HttpsWeb { cert } => {
+            http::web_server_config_with(Arc::new(cert)).map_err(EndpointError::Web)
         }
         EndpointProfile::HttpsSpiffe { svid } => SpiffeTls::new(TrustStore::new(), Authorizer::Any)
             .with_svid(svid)

@@ -9,13 +9,14 @@
 //! so a rotation the endpoint announced in advance is followed without a restart.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use rustls::pki_types::CertificateDer;
 use tokio::task::JoinHandle;
 
 use crate::bundle::{BundleError, TrustBundle, TrustStore};
 use crate::http::{self, HttpError};
+use crate::metrics::FederationMetrics;
 use crate::spiffe_id::{SpiffeId, TrustDomain};
 use crate::tls::{Authorizer, SpiffeTls, TlsError};
 
@@ -121,6 +122,7 @@ pub struct FederationClient {
     config: FederationConfig,
     trust: TrustStore,
     web_tls: Option<Arc<rustls::ClientConfig>>,
+    metrics: Option<FederationMetrics>,
 }
 
 impl FederationClient {
@@ -152,7 +154,16 @@ impl FederationClient {
             config,
             trust,
             web_tls,
+            metrics: None,
         })
+    }
+
+    /// Records every fetch of the running client (see [`spawn`](Self::spawn)) in `metrics`.
+    pub fn with_metrics(mut self, metrics: FederationMetrics) -> Self {
+        let held = self.trust.get(&self.config.trust_domain);
+        metrics.held(&self.config.trust_domain, held.map(|b| b.sequence()));
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The trust store written to.
@@ -227,10 +238,16 @@ impl FederationClient {
                     if let FetchOutcome::Updated { sequence } = outcome {
                         tracing::info!(trust_domain = %td, sequence, "federated bundle updated");
                     }
+                    if let (Some(m), Some(b)) = (&self.metrics, self.trust.get(&td)) {
+                        m.fetched(&td, b.sequence(), SystemTime::now());
+                    }
                     self.hint()
                 }
                 Err(e) => {
                     tracing::warn!(trust_domain = %td, error = %e, "keeping the last good bundle");
+                    if let Some(m) = &self.metrics {
+                        m.failed(&td);
+                    }
                     self.hint().min(self.config.retry_interval)
                 }
             };

@@ -211,6 +211,21 @@ mod bytes_limit {
     }
 }
 
+/// A server configuration presenting whatever certificate `resolver` holds at each
+/// handshake, asking clients for nothing: an OIDC issuer, or a bundle endpoint in the
+/// `https_web` profile, with a [`ServingCert`](crate::source::ServingCert) that reloads.
+pub fn web_server_config_with(
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
+) -> Result<rustls::ServerConfig, HttpError> {
+    Ok(rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(HttpError::Config)?
+    .with_no_client_auth()
+    .with_cert_resolver(resolver))
+}
+
 /// A server configuration presenting a given certificate chain and key, asking clients for
 /// nothing (an OIDC issuer, or a bundle endpoint in the `https_web` profile).
 pub fn web_server_config(

@@ -12,6 +12,7 @@ pub mod federation;
 pub mod http;
 pub mod jwk;
 pub mod jwt;
+pub mod metrics;
 pub mod oidc;
 pub mod pem;
 pub mod source;
@@ -21,7 +22,7 @@ pub mod tls;
 
 pub use bundle::{TrustBundle, TrustStore};
 pub use ca::{CaDir, CertificateAuthority, SvidRequest};
-pub use source::SvidSource;
+pub use source::{ServingCert, SvidSource};
 pub use spiffe_id::{SpiffeId, TrustDomain};
 pub use svid::X509Svid;
 pub use tls::{Authorizer, SpiffeTls};

@@ -1,18 +1,19 @@
 //! Live sources of SVIDs and bundles: what a TLS configuration reads at each handshake, and
 //! the tasks that keep them fresh (reloading files, renewing SVIDs at half their lifetime).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use rustls::client::ResolvesClientCert;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::task::JoinHandle;
 
 use crate::bundle::{TrustBundle, TrustStore};
 use crate::ca::{CertificateAuthority, SvidRequest};
-use crate::pem;
+use crate::pem::{self, PemError};
 use crate::spiffe_id::TrustDomain;
 use crate::svid::{SvidError, X509Svid};
 
@@ -204,4 +205,140 @@ pub fn spawn_bundle_file_reload(
             tokio::time::sleep(interval).await;
         }
     })
+}
+
+/// Why a serving certificate could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ServingCertError {
+    /// A file could not be read or is not PEM of the right kind.
+    #[error(transparent)]
+    Pem(#[from] PemError),
+    /// The key is unsupported or does not belong to the certificate.
+    #[error("the serving key is unusable or does not match the certificate")]
+    Key(#[source] rustls::Error),
+}
+
+/// A Web PKI serving certificate (the `https_web` profile, an OIDC issuer), replaceable
+/// while the server runs: each handshake presents the one held at that moment, and
+/// connections already open keep the one they started with.
+#[derive(Debug, Clone)]
+pub struct ServingCert {
+    inner: Arc<RwLock<Arc<CertifiedKey>>>,
+}
+
+impl ServingCert {
+    /// A serving certificate from a chain (leaf first) and its key.
+    pub fn new(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Self, ServingCertError> {
+        Ok(Self {
+            inner: Arc::new(RwLock::new(certified(chain, key)?)),
+        })
+    }
+
+    /// Reads the chain and key from PEM files.
+    pub fn load(cert: &Path, key: &Path) -> Result<Self, ServingCertError> {
+        Self::new(pem::read_certs(cert)?, pem::read_key(key)?)
+    }
+
+    /// Presents `chain` and `key` from the next handshake on. A key that does not belong to
+    /// the leaf is refused, and the current certificate kept.
+    pub fn set(
+        &self,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<(), ServingCertError> {
+        let next = certified(chain, key)?;
+        *self.inner.write().unwrap_or_else(|p| p.into_inner()) = next;
+        Ok(())
+    }
+
+    /// The chain presented now, leaf first.
+    pub fn chain(&self) -> Vec<CertificateDer<'static>> {
+        self.current().cert.clone()
+    }
+
+    fn current(&self) -> Arc<CertifiedKey> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Re-reads `cert` and `key` every `interval` and presents them when their contents
+    /// change. Contents rather than modification times are compared, so a replacement
+    /// within the file system's timestamp resolution is not missed; the files are a few
+    /// kilobytes. A pair that fails to load (half-written, corrupt, a key of another
+    /// certificate) is logged and the current certificate kept; `on_reload` hears of every
+    /// attempt once per new pair of contents, so a metric counts each bad file once.
+    pub fn spawn_file_reload(
+        &self,
+        cert: PathBuf,
+        key: PathBuf,
+        interval: Duration,
+        on_reload: impl Fn(Result<(), &ServingCertError>) + Send + 'static,
+    ) -> JoinHandle<()> {
+        let this = self.clone();
+        // What the files held when the watch began: the pair loaded at start, normally.
+        let mut last = (std::fs::read(&cert).ok(), std::fs::read(&key).ok());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let now = (std::fs::read(&cert).ok(), std::fs::read(&key).ok());
+                if now == last {
+                    continue;
+                }
+                let loaded = match &now {
+                    (Some(c), Some(k)) => pem::decode_certs(c, &cert.display().to_string())
+                        .and_then(|chain| {
+                            Ok((chain, pem::decode_key(k, &key.display().to_string())?))
+                        })
+                        .map_err(ServingCertError::from)
+                        .and_then(|(chain, k)| this.set(chain, k)),
+                    // A file missing for a moment (replaced by a rename) is not a failure yet.
+                    _ => continue,
+                };
+                match &loaded {
+                    Ok(()) => {
+                        tracing::info!(path = %cert.display(), "reloaded the serving certificate")
+                    }
+                    Err(e) => tracing::error!(
+                        error = %chain_text(e),
+                        path = %cert.display(),
+                        "keeping the current serving certificate"
+                    ),
+                }
+                on_reload(loaded.as_ref().map(|_| ()));
+                last = now;
+            }
+        })
+    }
+}
+
+/// An error with its causes, for a log line that says what is wrong with which file.
+fn chain_text(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+fn certified(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<CertifiedKey>, ServingCertError> {
+    let provider = rustls::crypto::ring::default_provider();
+    // `from_der` checks that the key is the leaf's, so a certificate replaced without its
+    // key is refused here rather than failing every handshake.
+    CertifiedKey::from_der(chain, key, &provider)
+        .map(Arc::new)
+        .map_err(ServingCertError::Key)
+}
+
+impl ResolvesServerCert for ServingCert {
+    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
 }

@@ -221,6 +221,11 @@ fn time_of(t: x509_parser::time::ASN1Time) -> SystemTime {
     }
 }
 
+/// When any certificate (an SVID or not, a Web PKI serving certificate say) expires.
+pub fn not_after(der: &[u8]) -> Result<SystemTime, SvidError> {
+    Ok(time_of(parse(der)?.validity().not_after))
+}
+
 /// Reads the one URI SAN of a certificate as a SPIFFE ID, with the validity period.
 pub fn cert_info(der: &[u8]) -> Result<CertInfo, SvidError> {
     let cert = parse(der)?;

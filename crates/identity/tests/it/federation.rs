@@ -10,6 +10,7 @@ use causeway_identity::federation::{
     FederationClient, FederationConfig, FederationError, FederationProfile, FetchOutcome,
 };
 use causeway_identity::jwt::{JwtSigner, verify_jwt_svid};
+use causeway_identity::source::ServingCert;
 use causeway_identity::svid::{self, Role};
 use causeway_identity::{SpiffeId, SvidRequest, SvidSource, TrustBundle, TrustStore, X509Svid};
 use tokio::net::TcpListener;
@@ -82,8 +83,7 @@ impl Side {
         } else {
             let svid = self.endpoint_svid.current();
             EndpointProfile::HttpsWeb {
-                chain: svid.chain().to_vec(),
-                key: svid.key().clone_key(),
+                cert: ServingCert::new(svid.chain().to_vec(), svid.key().clone_key()).unwrap(),
             }
         };
         let (tx, rx) = oneshot::channel();

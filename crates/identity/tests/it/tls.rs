@@ -1,6 +1,6 @@
 //! mTLS interop: causeway's rustls configurations against `openssl s_client` and
 //! `openssl s_server`, both ways, with and without the right trust domain; and reloading
-//! SVIDs and bundles without cutting open connections.
+//! SVIDs, bundles and `https_web` serving certificates without cutting open connections.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -107,12 +107,12 @@ async fn causeway_server(
     (port, rx)
 }
 
-/// The next handshake outcome the server reports, or a failed test after 20 seconds.
-async fn next(rx: &mut mpsc::UnboundedReceiver<Result<String, String>>) -> Result<String, String> {
+/// The next event (a handshake outcome, a reload) reported, or a failed test after 20 seconds.
+async fn next<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
     tokio::time::timeout(Duration::from_secs(20), rx.recv())
         .await
-        .expect("the server saw a handshake")
-        .expect("the server is running")
+        .expect("the event (a handshake, a reload) came within 20 s")
+        .expect("the sender (server, reload task) is running")
 }
 
 async fn s_client(port: u16, args: &[String]) -> String {
@@ -506,4 +506,117 @@ async fn bundle_files_reload_into_the_trust_store() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     task.abort();
+}
+
+/// A Web PKI client that trusts `root` and never resumes a session, so every connection
+/// shows the certificate the server presents at that moment.
+fn fresh_web_client(
+    root: &rustls_pki_types::CertificateDer<'static>,
+) -> tokio_rustls::TlsConnector {
+    let mut config =
+        causeway_identity::http::web_client_config(std::slice::from_ref(root)).unwrap();
+    config.resumption = rustls::client::Resumption::disabled();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_web_serving_certificate_reloads_for_new_handshakes_only() {
+    use causeway_identity::endpoint::{EndpointProfile, PublishedBundle, serve_bundle_endpoint};
+    use causeway_identity::{ServingCert, SvidRequest};
+
+    let w = World::new();
+    let web = |path: &str| {
+        w.a_int
+            .issue(&SvidRequest {
+                spiffe_id: SpiffeId::parse(&format!("spiffe://a.example{path}")).unwrap(),
+                dns_names: vec!["localhost".into()],
+                ttl: HOUR,
+            })
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("web.crt"), dir.path().join("web.key"));
+    web("/web/one").write(&cert, &key).unwrap();
+    let serving = ServingCert::load(&cert, &key).unwrap();
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let watch = serving.spawn_file_reload(
+        cert.clone(),
+        key.clone(),
+        Duration::from_millis(100),
+        move |r| {
+            let _ = events_tx.send(r.map_err(|e| e.to_string()));
+        },
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_bundle_endpoint(
+        listener,
+        EndpointProfile::HttpsWeb {
+            cert: serving.clone(),
+        },
+        PublishedBundle::new(w.bundle_a()),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let connector = fresh_web_client(w.a_root.root());
+    let connect = || async {
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        connector
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap()
+    };
+    let served = |tls: &tokio_rustls::client::TlsStream<TcpStream>| {
+        peer_spiffe_id(tls.get_ref().1.peer_certificates())
+            .unwrap()
+            .path()
+            .to_owned()
+    };
+    let mut first = connect().await;
+    assert_eq!(served(&first), "/web/one");
+
+    web("/web/two").write(&cert, &key).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while served(&connect().await) != "/web/two" {
+        assert!(tokio::time::Instant::now() < deadline, "never reloaded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The connection opened before the swap is served over its old session.
+    first.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    first.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+    assert!(answer.contains("spiffe_sequence"), "{answer}");
+    // Writing the certificate before its key may have been seen half-done (a failure);
+    // the swap ends with a success.
+    loop {
+        if next(&mut events).await.is_ok() {
+            break;
+        }
+    }
+
+    // A corrupt certificate, then a certificate whose key is elsewhere: each is reported
+    // once and the current certificate stays.
+    std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nnot base64\n").unwrap();
+    let err = next(&mut events).await.unwrap_err();
+    assert!(err.contains("web.crt"), "{err}");
+    assert_eq!(served(&connect().await), "/web/two");
+    let three = web("/web/three");
+    std::fs::write(&cert, pem::encode_certs(three.chain())).unwrap();
+    let err = next(&mut events).await.unwrap_err();
+    assert!(err.contains("does not match"), "{err}");
+    assert_eq!(served(&connect().await), "/web/two");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(events.try_recv().is_err(), "a bad pair is reported once");
+    // Its key arriving completes the pair.
+    std::fs::write(&key, three.key_pem()).unwrap();
+    let ok = next(&mut events).await;
+    assert_eq!(ok, Ok(()));
+    assert_eq!(served(&connect().await), "/web/three");
+
+    watch.abort();
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
 }
