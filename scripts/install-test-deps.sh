@@ -61,5 +61,7 @@ for pid in $(pgrep -x etcd || true); do
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- '--data-dir' || kill "$pid" 2>/dev/null || true
 done
 
-etcd --version | head -1
-etcdctl version | head -1
+# Print the first line of each version without `| head`: under pipefail,
+# head closing the pipe early kills the writer with SIGPIPE and fails the run.
+v=$(etcd --version); echo "${v%%$'\n'*}"
+v=$(etcdctl version); echo "${v%%$'\n'*}"
