@@ -72,6 +72,10 @@ stop_servers() {
   if $pg_started; then stop_test_postgres; pg_started=false; fi
 }
 cleanup() {
+  # Without this, when the script exits on a failed command (set -e), bash
+  # also exits at the first command substitution in this trap (bash 5.2),
+  # which left PostgreSQL running and the work directory behind.
+  set +e
   stop_servers
   rm -rf "$work"
 }
