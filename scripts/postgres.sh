@@ -24,11 +24,15 @@ start_test_postgres() {
   echo "postgres.sh: PostgreSQL at $CAUSEWAY_TEST_POSTGRES_URL"
 }
 
-stop_test_postgres() {
-  local bin as=()
-  [ -n "${CAUSEWAY_TEST_PG_DIR:-}" ] || return 0
-  bin=$(pg_bin)
+# Runs in a subshell with errexit off: it is used as an EXIT trap, and when a
+# script under `set -e` exits on a failed command, bash (5.2) also exits the
+# trap at its first command substitution, which left the server running.
+stop_test_postgres() (
+  set +e
+  [ -n "${CAUSEWAY_TEST_PG_DIR:-}" ] || exit 0
+  bin=$(pg_bin) || exit 1
+  as=()
   if [ "$(id -u)" = 0 ]; then as=(runuser -u postgres --); fi
-  "${as[@]}" "$bin/pg_ctl" -D "$CAUSEWAY_TEST_PG_DIR/data" -m fast stop >/dev/null 2>&1 || true
+  "${as[@]}" "$bin/pg_ctl" -D "$CAUSEWAY_TEST_PG_DIR/data" -m fast stop >/dev/null 2>&1
   rm -rf "$CAUSEWAY_TEST_PG_DIR"
-}
+)

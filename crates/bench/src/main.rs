@@ -1,7 +1,14 @@
 //! `causeway-bench`: the same etcd v3 workloads against several endpoints,
 //! one after the other, reported side by side with the first endpoint (the
 //! reference, a real etcd) as the yardstick.
+//!
+//! Besides the workloads there are `--big` (a 1,000,000-key keyspace) and
+//! `--soak` (memory under a long watch and write load).
 
+mod big;
+mod soak;
+
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
-use etcd_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp, WatchOptions};
+use etcd_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp, WatchOptions, WatchStream};
 
 /// Runs etcd v3 workloads against each target and prints ops/s, p50 and p99
 /// latency per target, with ratios to the first target.
@@ -28,6 +35,33 @@ struct Args {
     /// gRPC connections per target; concurrent clients share them.
     #[arg(long, default_value_t = 8)]
     conns: usize,
+    /// A second endpoint as NAME=HOST:PORT: `watch-cross` watches there for
+    /// target NAME while it writes to the target (e.g. another causeway
+    /// process on the same PostgreSQL database). Without one, it watches on
+    /// the target itself.
+    #[arg(long = "peer", value_parser = parse_target)]
+    peers: Vec<(String, String)>,
+    /// Also run count-1m and page-1m, which first load 1,000,000 keys into
+    /// every target (minutes per target).
+    #[arg(long)]
+    big: bool,
+    /// Leave the big keyspace in place afterwards (for throw-away servers;
+    /// deleting it costs as much as a second load), and reuse one already
+    /// there.
+    #[arg(long, requires = "big")]
+    keep_big: bool,
+    /// Instead of the workloads, soak the first target for this many
+    /// seconds: writers and many watchers, sampling the server's memory.
+    #[arg(long, value_name = "SECONDS", requires = "soak_pid")]
+    soak: Option<u64>,
+    /// The server process whose resident memory the soak samples (from
+    /// /proc/PID/status), so it must run on this machine.
+    #[arg(long, value_name = "PID")]
+    soak_pid: Option<u32>,
+    /// The soak fails if the median memory of its second half exceeds that of
+    /// its first half by more than this percentage.
+    #[arg(long, value_name = "PERCENT", default_value_t = 20.0)]
+    soak_max_growth: f64,
 }
 
 fn parse_target(s: &str) -> Result<(String, String), String> {
@@ -52,6 +86,9 @@ struct Sizes {
     count: usize,
     cas: usize,
     watch: usize,
+    big_keys: usize,
+    big_count: usize,
+    big_page: usize,
 }
 
 impl Sizes {
@@ -67,6 +104,9 @@ impl Sizes {
                 count: 10,
                 cas: 300,
                 watch: 100,
+                big_keys: 20_000,
+                big_count: 5,
+                big_page: 20,
             }
         } else {
             Self {
@@ -79,6 +119,9 @@ impl Sizes {
                 count: 100,
                 cas: 5_000,
                 watch: 2_000,
+                big_keys: 1_000_000,
+                big_count: 20,
+                big_page: 300,
             }
         }
     }
@@ -92,7 +135,7 @@ const READ_CLIENTS: usize = 10;
 /// etcd refuses txns with more than 128 operations by default.
 const LOAD_BATCH: usize = 100;
 
-const WORKLOADS: [&str; 7] = [
+const WORKLOADS: [&str; 10] = [
     "put-1",
     "put-100",
     "get-1key",
@@ -100,6 +143,9 @@ const WORKLOADS: [&str; 7] = [
     "count-100k",
     "txn-cas",
     "watch-latency",
+    "watch-cross",
+    big::COUNT,
+    big::PAGE,
 ];
 
 /// What one workload measured on one target.
@@ -127,6 +173,14 @@ impl Measured {
     }
 }
 
+/// One target's connections, and the peer `watch-cross` watches on.
+struct Target {
+    name: String,
+    conns: Vec<Client>,
+    /// The peer's name for the table note, and a connection to it.
+    peer: Option<(String, Client)>,
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -134,37 +188,110 @@ async fn main() -> Result<()> {
         if !WORKLOADS.contains(&w.as_str()) {
             bail!("unknown workload {w:?}; known: {}", WORKLOADS.join(", "));
         }
+        if big::WORKLOADS.contains(&w.as_str()) && !args.big {
+            bail!("workload {w} loads 1,000,000 keys; it runs only with --big");
+        }
+    }
+    let peers: HashMap<&str, &str> = args
+        .peers
+        .iter()
+        .map(|(n, e)| (n.as_str(), e.as_str()))
+        .collect();
+    for name in peers.keys() {
+        if !args.targets.iter().any(|(t, _)| t == name) {
+            bail!("--peer names {name:?}, which is not a --target");
+        }
     }
     let sizes = Sizes::new(args.quick);
+    if let Some(secs) = args.soak {
+        // `requires` makes clap refuse --soak without --soak-pid.
+        let pid = args.soak_pid.context("--soak needs --soak-pid")?;
+        let (name, endpoint) = &args.targets[0];
+        let conns = connect(endpoint, args.conns.max(1))
+            .await
+            .with_context(|| format!("cannot reach target {name} at {endpoint}"))?;
+        // The slow watcher gets a connection of its own, so that its
+        // unread stream cannot hold up the others' shared HTTP/2 window.
+        let slow = connect(endpoint, 1).await?.remove(0);
+        return soak::run(
+            name,
+            &conns,
+            slow,
+            Duration::from_secs(secs),
+            pid,
+            args.soak_max_growth,
+        )
+        .await;
+    }
     let selected: Vec<&str> = WORKLOADS
         .iter()
         .copied()
         .filter(|w| args.only.is_empty() || args.only.iter().any(|o| o == w))
+        .filter(|w| args.big || !big::WORKLOADS.contains(w))
         .collect();
     let mut results: Vec<(String, String, Measured)> = Vec::new();
     for (name, endpoint) in &args.targets {
         let conns = connect(endpoint, args.conns.max(1))
             .await
             .with_context(|| format!("cannot reach target {name} at {endpoint}"))?;
-        for &w in &selected {
+        let peer = match peers.get(name.as_str()) {
+            Some(&p) if selected.contains(&"watch-cross") => {
+                let c = connect(p, 1)
+                    .await
+                    .with_context(|| format!("cannot reach the peer of {name} at {p}"))?;
+                Some((p.to_string(), c[0].clone()))
+            }
+            _ => None,
+        };
+        let target = Target {
+            name: name.clone(),
+            conns,
+            peer,
+        };
+        for &w in selected.iter().filter(|w| !big::WORKLOADS.contains(w)) {
             eprintln!("[{name}] {w}: running");
-            clear(&conns[0]).await?;
-            let m = run_workload(w, &conns, sizes, name)
+            clear(&target.conns[0]).await?;
+            let m = run_workload(w, &target, sizes)
                 .await
                 .with_context(|| format!("workload {w} on {name} ({endpoint})"))?;
-            eprintln!(
-                "[{name}] {w}: {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms {}",
-                m.ops_per_sec(),
-                ms(m.percentile(0.5)),
-                ms(m.percentile(0.99)),
-                m.note
-            );
+            report(name, w, &m);
             results.push((w.to_string(), name.clone(), m));
         }
-        clear(&conns[0]).await?;
+        clear(&target.conns[0]).await?;
+        let big: Vec<&str> = selected
+            .iter()
+            .copied()
+            .filter(|w| big::WORKLOADS.contains(w))
+            .collect();
+        if !big.is_empty() {
+            let loaded = big::prepare(name, &target.conns, sizes.big_keys, args.keep_big)
+                .await
+                .with_context(|| format!("loading the big keyspace into {name} ({endpoint})"))?;
+            for w in big {
+                eprintln!("[{name}] {w}: running");
+                let m = big::run(w, name, &target.conns, sizes, &loaded)
+                    .await
+                    .with_context(|| format!("workload {w} on {name} ({endpoint})"))?;
+                report(name, w, &m);
+                results.push((w.to_string(), name.clone(), m));
+            }
+            if !args.keep_big {
+                big::delete(name, &target.conns, sizes.big_keys).await?;
+            }
+        }
     }
     print_table(&results, &args.targets[0].0);
     Ok(())
+}
+
+fn report(target: &str, w: &str, m: &Measured) {
+    eprintln!(
+        "[{target}] {w}: {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms {}",
+        m.ops_per_sec(),
+        ms(m.percentile(0.5)),
+        ms(m.percentile(0.99)),
+        m.note
+    );
 }
 
 async fn connect(endpoint: &str, n: usize) -> Result<Vec<Client>> {
@@ -198,8 +325,9 @@ fn value(i: usize) -> Vec<u8> {
     v
 }
 
-async fn run_workload(w: &str, conns: &[Client], s: Sizes, target: &str) -> Result<Measured> {
-    let label = format!("[{target}] {w}");
+async fn run_workload(w: &str, target: &Target, s: Sizes) -> Result<Measured> {
+    let label = format!("[{}] {w}", target.name);
+    let conns = target.conns.as_slice();
     match w {
         "put-1" => {
             drive(&label, conns, 1, s.put_1, |mut c, i| async move {
@@ -272,7 +400,24 @@ async fn run_workload(w: &str, conns: &[Client], s: Sizes, target: &str) -> Resu
             .await
         }
         "txn-cas" => cas(&label, conns, s.cas).await,
-        "watch-latency" => watch_latency(&label, conns, s.watch).await,
+        "watch-latency" => {
+            let watcher = conns[conns.len() - 1].clone();
+            let mut m = watch_latency(&label, conns[0].clone(), watcher, "watch", s.watch).await?;
+            m.note = "put-to-event delivery; ops/s is the writer's".into();
+            Ok(m)
+        }
+        "watch-cross" => {
+            let (watcher, on) = match &target.peer {
+                Some((endpoint, c)) => (c.clone(), format!("watcher on peer {endpoint}")),
+                None => (
+                    conns[conns.len() - 1].clone(),
+                    "no peer: watcher on the target itself".to_string(),
+                ),
+            };
+            let mut m = watch_latency(&label, conns[0].clone(), watcher, "cross", s.watch).await?;
+            m.note = format!("put-to-event delivery, {on}");
+            Ok(m)
+        }
         other => Err(anyhow!("unknown workload {other}")),
     }
 }
@@ -342,23 +487,19 @@ async fn cas(label: &str, conns: &[Client], n: usize) -> Result<Measured> {
     Ok(m)
 }
 
-/// One writer puts its send time in each value; a watcher on the same
-/// process measures how long each event took to arrive.
-async fn watch_latency(label: &str, conns: &[Client], n: usize) -> Result<Measured> {
+/// One writer puts its send time in each value; a watcher (on the same
+/// endpoint or another) measures how long each event took to arrive. Both
+/// run in this process, so they share one clock.
+async fn watch_latency(
+    label: &str,
+    mut writer: Client,
+    watcher: Client,
+    name: &str,
+    n: usize,
+) -> Result<Measured> {
     let base = Instant::now();
-    let prefix = format!("{PREFIX}watch/");
-    let mut watcher = conns[conns.len() - 1].clone();
-    let mut stream = watcher
-        .watch(prefix.as_str(), Some(WatchOptions::new().with_prefix()))
-        .await?;
-    // Wait for the creation response, so no put precedes the watch.
-    let created = stream
-        .message()
-        .await?
-        .ok_or_else(|| anyhow!("watch stream closed before it was created"))?;
-    if !created.created() {
-        bail!("first watch response was not the creation: {created:?}");
-    }
+    let prefix = format!("{PREFIX}{name}/");
+    let mut stream = open_watch(&watcher, &prefix).await?;
     let collector = tokio::spawn(async move {
         let mut latencies = Vec::with_capacity(n);
         while latencies.len() < n {
@@ -378,7 +519,6 @@ async fn watch_latency(label: &str, conns: &[Client], n: usize) -> Result<Measur
         }
         Ok(latencies)
     });
-    let mut writer = conns[0].clone();
     let start = Instant::now();
     for i in 0..n {
         let mut v = (base.elapsed().as_nanos() as u64).to_be_bytes().to_vec();
@@ -395,8 +535,25 @@ async fn watch_latency(label: &str, conns: &[Client], n: usize) -> Result<Measur
         ops: n,
         elapsed: start.elapsed(),
         latencies,
-        note: "put-to-event delivery; ops/s is the writer's".into(),
+        note: String::new(),
     })
+}
+
+/// Opens a prefix watch and waits for its creation response, so that no put
+/// made after this returns can precede the watch.
+async fn open_watch(c: &Client, prefix: &str) -> Result<WatchStream> {
+    let mut s = c
+        .clone()
+        .watch(prefix, Some(WatchOptions::new().with_prefix()))
+        .await?;
+    let created = s
+        .message()
+        .await?
+        .ok_or_else(|| anyhow!("watch on {prefix} closed before it was created"))?;
+    if !created.created() {
+        bail!("first response of the watch on {prefix} was not its creation: {created:?}");
+    }
+    Ok(s)
 }
 
 /// Runs `total` operations from `clients` concurrent tasks spread over the
@@ -406,6 +563,23 @@ async fn drive<F, Fut>(
     conns: &[Client],
     clients: usize,
     total: usize,
+    op: F,
+) -> Result<Measured>
+where
+    F: Fn(Client, usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<()>> + Send,
+{
+    drive_until(label, conns, clients, total, None, op).await
+}
+
+/// `drive`, but no operation starts after `deadline`, so a slow target
+/// cannot hold the run up for long; `ops` then counts those that ran.
+async fn drive_until<F, Fut>(
+    label: &str,
+    conns: &[Client],
+    clients: usize,
+    total: usize,
+    deadline: Option<Instant>,
     op: F,
 ) -> Result<Measured>
 where
@@ -434,6 +608,9 @@ where
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= total {
                     break;
