@@ -480,7 +480,10 @@ async fn lease_expiry(store: Store) {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
-            _ = leader.changed() => {}
+            // On SQLite the sender is gone once the store is open (the one
+            // process always leads), and `changed` then fails at once: match
+            // only real changes, or this loop would spin.
+            Ok(()) = leader.changed() => {}
         }
         let now_leading = *leader.borrow();
         if now_leading && !leading {

@@ -591,6 +591,10 @@ pub(crate) fn spawn_writer(
     store: Store,
 ) -> Result<(), BackendError> {
     let mut conn = b.connect()?;
+    // SQLite walks the whole page cache at every commit, so a large cache
+    // costs the writer more than it saves; readers keep theirs.
+    conn.execute_batch("PRAGMA cache_size = -8192;")
+        .map_err(sql_err)?;
     std::thread::Builder::new()
         .name("causeway-sqlite-writer".into())
         .spawn(move || {
