@@ -199,6 +199,20 @@ impl Store {
         self.inner.hub.committed()
     }
 
+    /// The newest committed revision on the database. With several processes
+    /// on one PostgreSQL database this asks the database, since this
+    /// process hears of the others' commits a moment late; if the database
+    /// does not answer, what this process knows is the best there is.
+    pub async fn newest_revision(&self) -> i64 {
+        if let BackendHandle::Postgres(b) = &self.inner.backend {
+            match b.revisions().await {
+                Ok((revision, _)) => self.inner.hub.note_committed(revision),
+                Err(e) => tracing::warn!(error = %e, "reading the newest revision failed"),
+            }
+        }
+        self.inner.hub.committed()
+    }
+
     /// Runs `f` against a consistent read view of the database.
     pub(crate) async fn read<T, F, Fut>(&self, f: F) -> Result<T, Error>
     where

@@ -329,7 +329,10 @@ impl Session {
     }
 
     async fn create(&mut self, c: WatchCreate) -> Result<(), ()> {
-        let revision = self.store.hub().committed();
+        // A watch with no start revision starts after the newest commit on
+        // the database, which other processes may have moved past what this
+        // one has heard of yet.
+        let revision = self.store.newest_revision().await;
         let refuse = |error: &str| WatchResponse::Created {
             watch_id: -1,
             revision,
