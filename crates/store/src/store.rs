@@ -447,6 +447,13 @@ impl Store {
         {
             let _ = rx.await;
         }
+        if let BackendHandle::Postgres(b) = &self.inner.backend {
+            // Give up the lease-expiry lead before the process exits; a
+            // restarted or peer process can then take it at once instead of
+            // after the term runs out. Bounded: a database that stopped
+            // answering must not hold the shutdown.
+            let _ = tokio::time::timeout(Duration::from_secs(3), b.lead_released.notified()).await;
+        }
     }
 
     /// Publishes a finished batch and answers its requests. Called by the

@@ -98,6 +98,9 @@ pub(crate) struct PgBackend {
     dsn: String,
     pool: Pool,
     notify: AtomicBool,
+    /// Signalled once a shutting-down process has given up the lease-expiry
+    /// lead, so that the next process need not wait out its term.
+    pub(crate) lead_released: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for PgBackend {
@@ -127,6 +130,7 @@ impl PgBackend {
             dsn: dsn.to_string(),
             pool,
             notify: AtomicBool::new(false),
+            lead_released: tokio::sync::Notify::new(),
         };
         let client = b.client().await?;
         // Processes starting together may race to create the schema.
@@ -1106,6 +1110,7 @@ async fn lead(b: Arc<PgBackend>, store: Store, leader: watch::Sender<bool>) {
                 if let Ok(c) = b.client().await {
                     let _ = c.execute("DELETE FROM causeway_leader WHERE role = 'lease-expiry' AND holder = $1", &[&me]).await;
                 }
+                b.lead_released.notify_one();
                 return;
             }
         }
