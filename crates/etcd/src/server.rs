@@ -259,22 +259,7 @@ async fn metrics_text(
     if let Ok((_, leases)) = store.leases().await {
         m.leases.set(leases.len() as i64);
     }
-    let mut out = String::new();
-    match prometheus_client::encoding::text::encode(&mut out, registry) {
-        Ok(()) => (
-            StatusCode::OK,
-            [(
-                "content-type",
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            out,
-        ),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [("content-type", "text/plain")],
-            e.to_string(),
-        ),
-    }
+    causeway_ops::metrics_response(registry)
 }
 
 /// Ready when the store is open and the database answers a read.

@@ -122,13 +122,12 @@ pub fn encode(registry: &Registry) -> Result<String, std::fmt::Error> {
     Ok(out)
 }
 
-async fn metrics_text(
-    State(ops): State<Arc<Ops>>,
+/// The `/metrics` answer for `registry`: its OpenMetrics text, or a 500 saying why it could
+/// not be encoded. For roles that serve their own router around it.
+pub fn metrics_response(
+    registry: &Registry,
 ) -> (StatusCode, [(&'static str, &'static str); 1], String) {
-    if let Some(hook) = &ops.before_scrape {
-        hook();
-    }
-    match encode(&ops.registry) {
+    match encode(registry) {
         Ok(out) => (
             StatusCode::OK,
             [(
@@ -143,6 +142,15 @@ async fn metrics_text(
             e.to_string(),
         ),
     }
+}
+
+async fn metrics_text(
+    State(ops): State<Arc<Ops>>,
+) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+    if let Some(hook) = &ops.before_scrape {
+        hook();
+    }
+    metrics_response(&ops.registry)
 }
 
 async fn ready(State(ops): State<Arc<Ops>>) -> (StatusCode, &'static str) {
