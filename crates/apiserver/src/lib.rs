@@ -1,5 +1,29 @@
 //! A Kubernetes-compatible API server over a store with etcd semantics.
 //!
-//! See `docs/architecture.md` for the map of this crate.
+//! [`Api`] is the server's state, [`serve`] its HTTPS front, and
+//! [`bootstrap`] what it writes at first start. See `docs/architecture.md`
+//! for the map of this crate.
 
+pub mod api;
+pub mod bootstrap;
+pub mod builtin;
+pub mod cache;
+mod controllers;
+pub mod discovery;
+pub mod error;
 pub mod field;
+pub mod filter;
+pub mod http;
+pub mod metrics;
+pub mod object;
+mod patch_glue;
+pub mod resource;
+pub mod rest;
+mod selector_glue;
+pub mod server;
+pub mod storage;
+mod strategy;
+mod validation_glue;
+
+pub use api::{Api, Config};
+pub use server::{ServeError, serve};

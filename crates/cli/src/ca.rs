@@ -177,6 +177,7 @@ pub fn run(args: CaArgs) -> anyhow::Result<()> {
             let mut ca =
                 CaDir::open(&dir).with_context(|| format!("opening CA {}", dir.display()))?;
             let svid = ca.issue(&SvidRequest {
+                ip_addresses: Vec::new(),
                 spiffe_id,
                 dns_names: dns,
                 ttl,

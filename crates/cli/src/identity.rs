@@ -361,6 +361,7 @@ async fn serve(
                 None => SpiffeId::parse(&format!("spiffe://{td}/causeway/bundle-endpoint"))?,
             };
             let req = SvidRequest {
+                ip_addresses: Vec::new(),
                 spiffe_id: id,
                 dns_names: vec![],
                 ttl: Duration::from_secs(86_400),

@@ -3,6 +3,7 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+mod apiserver;
 mod ca;
 mod identity;
 mod signals;
@@ -20,6 +21,8 @@ struct Cli {
 enum Command {
     /// Serve the etcd v3 API on SQLite or PostgreSQL.
     Store(store::Args),
+    /// Serve a Kubernetes-compatible API on the store or on etcd.
+    Apiserver(apiserver::Args),
     /// Certificate authorities, X.509-SVIDs, bundles, rotation and expiry checks.
     Ca(ca::CaArgs),
     /// Serve a trust domain's SPIFFE bundle, and federate with other trust domains.
@@ -40,6 +43,11 @@ fn main() -> std::process::ExitCode {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(store::run(args))),
+        Command::Apiserver(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(apiserver::run(args))),
         Command::Ca(args) => ca::run(args),
         Command::Identity(args) => identity::run(args),
     };

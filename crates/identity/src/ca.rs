@@ -121,6 +121,9 @@ pub struct SvidRequest {
     pub spiffe_id: SpiffeId,
     /// DNS SANs, for peers that check host names.
     pub dns_names: Vec<String>,
+    /// IP address SANs, for peers that reach the holder by address (an API
+    /// server at `https://127.0.0.1:6443`).
+    pub ip_addresses: Vec<std::net::IpAddr>,
     /// Requested lifetime; it is cut short at the CA's own expiry.
     pub ttl: Duration,
 }
@@ -219,6 +222,9 @@ impl CertificateAuthority {
                 .try_into()
                 .map_err(|_| CaError::BadDnsName(name.clone()))?;
             params.subject_alt_names.push(SanType::DnsName(ia5));
+        }
+        for ip in &req.ip_addresses {
+            params.subject_alt_names.push(SanType::IpAddress(*ip));
         }
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -810,6 +816,7 @@ mod tests {
             .unwrap();
         let svid = int
             .issue(&SvidRequest {
+                ip_addresses: Vec::new(),
                 spiffe_id: SpiffeId::parse("spiffe://a.example/ns/x/sa/y").unwrap(),
                 dns_names: vec!["web.x.svc".into()],
                 ttl: Duration::from_secs(3600),
@@ -827,6 +834,7 @@ mod tests {
         let root = CertificateAuthority::new_root(td("a.example"), DEFAULT_ROOT_LIFETIME).unwrap();
         let err = root
             .issue(&SvidRequest {
+                ip_addresses: Vec::new(),
                 spiffe_id: SpiffeId::parse("spiffe://b.example/x").unwrap(),
                 dns_names: vec![],
                 ttl: DEFAULT_SVID_TTL,

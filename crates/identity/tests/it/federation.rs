@@ -36,6 +36,7 @@ impl Side {
         let mut ca = CaDir::init(&dir.path().join("ca"), td(name), DEFAULT_ROOT_LIFETIME).unwrap();
         let svid = ca
             .issue(&SvidRequest {
+                ip_addresses: Vec::new(),
                 spiffe_id: SpiffeId::parse(&format!("spiffe://{name}/bundle-endpoint")).unwrap(),
                 dns_names: vec!["localhost".into()],
                 ttl: Duration::from_secs(3600),
@@ -107,6 +108,7 @@ impl Side {
     fn issue(&mut self, path: &str) -> X509Svid {
         self.ca
             .issue(&SvidRequest {
+                ip_addresses: Vec::new(),
                 spiffe_id: SpiffeId::parse(&format!("spiffe://{}{path}", self.td())).unwrap(),
                 dns_names: vec![],
                 ttl: Duration::from_secs(3600),

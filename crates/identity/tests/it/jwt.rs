@@ -40,6 +40,7 @@ impl Issuer {
             CertificateAuthority::new_root(td("issuer.example"), DEFAULT_ROOT_LIFETIME).unwrap();
         let cert = ca
             .issue(&SvidRequest {
+                ip_addresses: Vec::new(),
                 spiffe_id: SpiffeId::parse("spiffe://issuer.example/oidc").unwrap(),
                 dns_names: vec!["localhost".into()],
                 ttl: Duration::from_secs(3600),

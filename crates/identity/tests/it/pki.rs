@@ -36,6 +36,7 @@ fn shared_root_with_per_cluster_intermediates_verifies_in_openssl() {
     .unwrap();
     let svid = east
         .issue(&SvidRequest {
+            ip_addresses: Vec::new(),
             spiffe_id: SpiffeId::parse("spiffe://mesh.example/ns/shop/sa/cart").unwrap(),
             dns_names: vec!["cart.shop.svc".into()],
             ttl: DAY,
@@ -360,6 +361,7 @@ fn root_rotation_overlaps_old_and_new_anchors() {
     let dir = tmp.path().join("ca");
     let mut ca = CaDir::init(&dir, td("a.example"), DEFAULT_ROOT_LIFETIME).unwrap();
     let req = |p: &str| SvidRequest {
+        ip_addresses: Vec::new(),
         spiffe_id: SpiffeId::parse(p).unwrap(),
         dns_names: vec![],
         ttl: DAY,
@@ -489,6 +491,7 @@ fn check_reports_time_left_and_expiry() {
     let dir = tmp.path().join("ca");
     let mut ca = CaDir::init(&dir, td("a.example"), Duration::from_secs(90 * 86_400)).unwrap();
     ca.issue(&SvidRequest {
+        ip_addresses: Vec::new(),
         spiffe_id: SpiffeId::parse("spiffe://a.example/w").unwrap(),
         dns_names: vec![],
         ttl: DAY,

@@ -94,6 +94,7 @@ pub fn td(name: &str) -> TrustDomain {
 /// Issues an SVID for `id` from `ca`.
 pub fn issue(ca: &CertificateAuthority, id: &str, ttl: Duration) -> X509Svid {
     ca.issue(&SvidRequest {
+        ip_addresses: Vec::new(),
         spiffe_id: SpiffeId::parse(id).unwrap(),
         dns_names: vec![],
         ttl,

@@ -413,6 +413,7 @@ async fn svids_renew_at_half_life_and_reload_from_files() {
         Arc::new(CertificateAuthority::new_root(td("a.example"), DEFAULT_ROOT_LIFETIME).unwrap());
     // Issued 10 s back-dated with a 30 s TTL: 40 s of life, so half-life is 10 s from now.
     let req = causeway_identity::SvidRequest {
+        ip_addresses: Vec::new(),
         spiffe_id: SpiffeId::parse("spiffe://a.example/renewing").unwrap(),
         dns_names: vec![],
         ttl: Duration::from_secs(30),
@@ -528,6 +529,7 @@ async fn an_https_web_serving_certificate_reloads_for_new_handshakes_only() {
     let web = |path: &str| {
         w.a_int
             .issue(&SvidRequest {
+                ip_addresses: Vec::new(),
                 spiffe_id: SpiffeId::parse(&format!("spiffe://a.example{path}")).unwrap(),
                 dns_names: vec!["localhost".into()],
                 ttl: HOUR,

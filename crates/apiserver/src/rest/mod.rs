@@ -1,0 +1,120 @@
+//! The resource endpoints: from a URL and method to a verb on a resource.
+//!
+//! Paths follow kube's layout:
+//! `/api/v1/[namespaces/{ns}/]{resource}[/{name}[/{subresource}]]` for the
+//! core group and `/apis/{group}/{version}/…` for the others. The verb
+//! comes from the method, whether a name is given, and `?watch`.
+
+mod read;
+mod watch;
+pub(crate) mod write;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, Response};
+
+use crate::api::Api;
+use crate::error::ApiError;
+use crate::http::{Body, Query};
+use crate::resource::ResourceType;
+
+/// Namespace subresources that are not resources of their own.
+const NAMESPACE_SUBRESOURCES: &[&str] = &["status", "finalize"];
+
+/// What a resource URL names.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The resource.
+    pub resource: Arc<ResourceType>,
+    /// The namespace in the URL, if any.
+    pub namespace: Option<String>,
+    /// The object's name, if the URL names one.
+    pub name: Option<String>,
+    /// The subresource (`status`), if any.
+    pub subresource: Option<String>,
+}
+
+/// A request, as the verb handlers see it.
+#[derive(Debug)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// What the URL names.
+    pub target: Target,
+    /// The query.
+    pub query: Query,
+    /// The `Content-Type` header.
+    pub content_type: String,
+    /// The `Accept` header.
+    pub accept: String,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// Parses the part of a path after `/api/v1/` or `/apis/{g}/{v}/`.
+pub fn target(
+    api: &Api,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+) -> Result<Target, ApiError> {
+    let resources = api.registry.snapshot();
+    let mut parts = rest;
+    let mut namespace = None;
+    if parts.first() == Some(&"namespaces") && parts.len() > 1 {
+        namespace = Some(parts[1].to_string());
+        if parts.len() > 2 && !NAMESPACE_SUBRESOURCES.contains(&parts[2]) {
+            parts = &parts[2..];
+        }
+    }
+    let (resource, name, subresource) = match parts {
+        [r] => (*r, None, None),
+        [r, n] => (*r, Some(n.to_string()), None),
+        [r, n, s] => (*r, Some(n.to_string()), Some(s.to_string())),
+        _ => return Err(ApiError::NoResource),
+    };
+    let rt = resources
+        .get(group, version, resource)
+        .cloned()
+        .ok_or(ApiError::NoResource)?;
+    // `namespaces/{name}` names a namespace, not a namespace's collection.
+    if rt.resource == "namespaces" {
+        return Ok(Target {
+            resource: rt,
+            namespace: None,
+            name: name.or(namespace),
+            subresource,
+        });
+    }
+    if !rt.namespaced && namespace.is_some() {
+        return Err(ApiError::NoResource);
+    }
+    if let Some(sub) = &subresource
+        && !(sub == "status" && rt.status_subresource)
+    {
+        return Err(ApiError::NoResource);
+    }
+    Ok(Target {
+        resource: rt,
+        namespace,
+        name,
+        subresource,
+    })
+}
+
+/// Runs the verb a request asks for.
+pub async fn handle(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiError> {
+    let has_name = req.target.name.is_some();
+    match req.method {
+        Method::GET if req.query.flag("watch")? => watch::watch(api, req).await,
+        Method::GET if has_name => read::get(api, req).await,
+        Method::GET => read::list(api, req).await,
+        Method::POST if !has_name => write::create(api, req).await,
+        Method::PUT if has_name => write::update(api, req).await,
+        Method::PATCH if has_name => write::patch(api, req).await,
+        Method::DELETE if has_name => write::delete(api, req).await,
+        Method::DELETE => write::delete_collection(api, req).await,
+        _ => Err(ApiError::MethodNotAllowed),
+    }
+}

@@ -1,0 +1,752 @@
+//! create, update, patch, delete and deletecollection.
+//!
+//! Every write is a compare-and-swap on the object's key: create only if
+//! absent, update and delete only if the key is still at the revision that
+//! was read. A conflict either answers 409 (the client named a
+//! resourceVersion) or reads again and retries, as kube's
+//! `GuaranteedUpdate` does.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::Request;
+use super::read::served;
+use crate::api::Api;
+use crate::error::ApiError;
+use crate::field::FieldError;
+use crate::filter::Filter;
+use crate::http::{Body, json_response};
+use crate::object;
+use crate::resource::ResourceType;
+use crate::storage::{Kv, Write};
+use crate::strategy;
+
+/// How many times a write retries after losing a race.
+const RETRIES: usize = 16;
+
+/// What kube says when an update names an old resourceVersion.
+const MODIFIED: &str =
+    "the object has been modified; please apply your changes to the latest version and try again";
+
+/// Parses a request body as a JSON object.
+pub fn decode_object(req: &Request) -> Result<Value, ApiError> {
+    let ct = req.content_type.split(';').next().unwrap_or("").trim();
+    if !ct.is_empty() && ct != "application/json" && ct != "*/*" {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+        )));
+    }
+    let v: Value = serde_json::from_slice(&req.body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "Object 'Kind' is missing in '{}'",
+            String::from_utf8_lossy(&req.body[..req.body.len().min(1024)])
+        ))
+        .or_json(e)
+    })?;
+    if !v.is_object() {
+        return Err(ApiError::BadRequest(format!(
+            "couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
+            json_type(&v)
+        )));
+    }
+    Ok(v)
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+trait OrJson {
+    fn or_json(self, e: serde_json::Error) -> ApiError;
+}
+
+impl OrJson for ApiError {
+    /// A body that is not JSON at all gets kube's decode message.
+    fn or_json(self, e: serde_json::Error) -> ApiError {
+        if e.is_syntax() || e.is_eof() {
+            ApiError::BadRequest(format!(
+                "couldn't get version/kind; json parse error: {}",
+                go_json_error(&e)
+            ))
+        } else {
+            self
+        }
+    }
+}
+
+/// serde's message for a syntax error, in the words of Go's encoding/json
+/// where they differ enough to matter.
+fn go_json_error(e: &serde_json::Error) -> String {
+    if e.is_eof() {
+        "unexpected end of JSON input".to_string()
+    } else {
+        format!("invalid character at line {} column {}: {e}", e.line(), e.column())
+    }
+}
+
+/// Checks the body's apiVersion and kind against the endpoint, and fills
+/// them in when absent.
+fn check_type(rt: &ResourceType, v: &mut Value) -> Result<(), ApiError> {
+    let obj = v
+        .as_object_mut()
+        .ok_or_else(|| ApiError::BadRequest("the body is not an object".into()))?;
+    let want_version = rt.api_version();
+    match obj.get("apiVersion").and_then(Value::as_str) {
+        Some(av) if !av.is_empty() && av != want_version => {
+            return Err(ApiError::BadRequest(format!(
+                "the API version in the data ({av}) does not match the expected API version ({want_version})"
+            )));
+        }
+        _ => {}
+    }
+    match obj.get("kind").and_then(Value::as_str) {
+        Some(k) if !k.is_empty() && k != rt.kind => {
+            return Err(ApiError::BadRequest(format!(
+                "the kind in the data ({k}) does not match the expected kind ({})",
+                rt.kind
+            )));
+        }
+        _ => {}
+    }
+    obj.insert("apiVersion".into(), json!(rt.storage_api_version));
+    obj.insert("kind".into(), json!(rt.kind));
+    if !obj.get("metadata").is_none_or(Value::is_object) {
+        return Err(ApiError::BadRequest(
+            "metadata: expected an object".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks and fills in the namespace of a body against the URL's.
+fn check_namespace(rt: &ResourceType, url_ns: Option<&str>, v: &mut Value) -> Result<(), ApiError> {
+    let body_ns = object::namespace(v).to_string();
+    let meta = object::meta_mut(v).ok_or_else(|| ApiError::BadRequest("metadata: expected an object".into()))?;
+    if rt.namespaced {
+        let url_ns = url_ns.unwrap_or_default();
+        if body_ns.is_empty() {
+            meta.insert("namespace".into(), json!(url_ns));
+        } else if body_ns != url_ns {
+            return Err(ApiError::BadRequest(
+                "the namespace of the provided object does not match the namespace sent on the request"
+                    .into(),
+            ));
+        }
+    } else {
+        meta.remove("namespace");
+    }
+    Ok(())
+}
+
+fn is_dry_run(req: &Request) -> Result<bool, ApiError> {
+    match req.query.get("dryRun") {
+        None | Some("") => Ok(false),
+        Some("All") => Ok(true),
+        Some(other) => Err(ApiError::Invalid {
+            group: "meta.k8s.io".into(),
+            kind: "CreateOptions".into(),
+            name: String::new(),
+            errors: vec![FieldError::not_supported("dryRun", json!([other]), &["All"])],
+        }),
+    }
+}
+
+fn invalid(rt: &ResourceType, v: &Value, errors: Vec<FieldError>) -> Result<(), ApiError> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Invalid {
+        group: rt.group.clone(),
+        kind: rt.kind.clone(),
+        name: object::name(v).to_string(),
+        errors,
+    })
+}
+
+/// The stored form of an object: no resourceVersion.
+fn stored(v: &Value) -> Bytes {
+    let mut v = v.clone();
+    object::clear_resource_version(&mut v);
+    // Serializing a Value cannot fail.
+    Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+}
+
+fn decode_kv(kv: &Kv) -> Result<Value, ApiError> {
+    let mut v: Value = serde_json::from_slice(&kv.value)
+        .map_err(|e| ApiError::Internal(format!("stored object {} is not JSON: {e}", kv.key)))?;
+    object::set_resource_version(&mut v, kv.mod_revision);
+    Ok(v)
+}
+
+/// POST to a collection.
+pub async fn create(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiError> {
+    let rt = req.target.resource.clone();
+    if req.target.subresource.is_some() {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let mut v = decode_object(&req)?;
+    check_type(&rt, &mut v)?;
+    check_namespace(&rt, req.target.namespace.as_deref(), &mut v)?;
+    let dry_run = is_dry_run(&req)?;
+    if let Some(m) = object::meta(&v)
+        && m.get("resourceVersion").is_some_and(|rv| rv.as_str().is_some_and(|s| !s.is_empty()))
+    {
+        return Err(ApiError::Internal(
+            "resourceVersion should not be set on objects to be created".into(),
+        ));
+    }
+    let generate = object::name(&v).is_empty() && !object::meta_str(&v, "generateName").is_empty();
+    let created = create_object(api, &rt, v, generate, dry_run).await?;
+    Ok(json_response(StatusCode::CREATED, &served(&rt, created)))
+}
+
+/// Creates an object: fills in the system metadata, validates, checks the
+/// namespace, and writes it if absent. Retries generated names that
+/// collide.
+async fn create_object(
+    api: &Arc<Api>,
+    rt: &Arc<ResourceType>,
+    mut v: Value,
+    generate: bool,
+    dry_run: bool,
+) -> Result<Value, ApiError> {
+    prepare_create(rt, &mut v);
+    strategy::prepare_create(api, rt, &mut v);
+    invalid(rt, &v, strategy::validate(api, rt, &v, None))?;
+    if rt.namespaced {
+        check_namespace_open(api, rt, &v).await?;
+    }
+    for attempt in 0..8 {
+        if generate {
+            let prefix = object::meta_str(&v, "generateName").to_string();
+            if let Some(m) = object::meta_mut(&mut v) {
+                m.insert("name".into(), json!(format!("{prefix}{}", object::random_suffix())));
+            }
+        }
+        let name = object::name(&v).to_string();
+        let key = rt.key(Some(object::namespace(&v)), &name);
+        if dry_run {
+            return Ok(v);
+        }
+        strategy::before_create(api, rt, &mut v, dry_run).await?;
+        match api.storage.create(&key, stored(&v)).await.map_err(ApiError::storage)? {
+            Write::Done { revision } => {
+                object::set_resource_version(&mut v, revision);
+                return Ok(v);
+            }
+            Write::Conflict { .. } => {
+                strategy::undo_create(api, rt, &v).await;
+                if generate && attempt < 7 {
+                    continue;
+                }
+                return Err(ApiError::AlreadyExists {
+                    what: rt.qualified(),
+                    name,
+                });
+            }
+        }
+    }
+    Err(ApiError::Internal("could not generate a unique name".into()))
+}
+
+/// The system metadata of a new object.
+fn prepare_create(rt: &ResourceType, v: &mut Value) {
+    let Some(m) = object::meta_mut(v) else { return };
+    m.insert("uid".into(), json!(object::new_uid()));
+    m.insert("creationTimestamp".into(), json!(object::now_timestamp()));
+    m.remove("deletionTimestamp");
+    m.remove("deletionGracePeriodSeconds");
+    m.remove("resourceVersion");
+    m.remove("selfLink");
+    m.remove("managedFields");
+    if rt.tracks_generation {
+        m.insert("generation".into(), json!(1));
+    } else {
+        m.remove("generation");
+    }
+    if rt.status_subresource && matches!(rt.special, crate::resource::Special::Custom { .. }) {
+        if let Some(o) = v.as_object_mut() {
+            o.remove("status");
+        }
+    }
+}
+
+/// Refuses creation in a namespace that does not exist or is going away.
+async fn check_namespace_open(api: &Arc<Api>, rt: &ResourceType, v: &Value) -> Result<(), ApiError> {
+    let ns = object::namespace(v);
+    let key = format!("/registry/namespaces/{ns}");
+    let (kv, _) = api.storage.get(&key).await.map_err(ApiError::storage)?;
+    let Some(kv) = kv else {
+        return Err(ApiError::NotFound {
+            what: crate::error::Qualified {
+                group: String::new(),
+                resource: "namespaces".into(),
+            },
+            name: ns.to_string(),
+        });
+    };
+    let nsv = decode_kv(&kv)?;
+    if object::is_deleting(&nsv) {
+        return Err(ApiError::Forbidden {
+            what: rt.qualified(),
+            name: object::name(v).to_string(),
+            message: format!(
+                "{} {:?} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                rt.qualified().text(),
+                object::name(v)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// PUT of an object or its status.
+pub async fn update(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiError> {
+    let rt = req.target.resource.clone();
+    let mut v = decode_object(&req)?;
+    check_type(&rt, &mut v)?;
+    check_namespace(&rt, req.target.namespace.as_deref(), &mut v)?;
+    let name = req.target.name.clone().unwrap_or_default();
+    let body_name = object::name(&v).to_string();
+    if body_name.is_empty() {
+        if let Some(m) = object::meta_mut(&mut v) {
+            m.insert("name".into(), json!(name));
+        }
+    } else if body_name != name {
+        return Err(ApiError::BadRequest(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let dry_run = is_dry_run(&req)?;
+    let precondition = object::meta_str(&v, "resourceVersion").to_string();
+    let status = req.target.subresource.as_deref() == Some("status");
+    let (code, out) = guaranteed_update(api, &req, &name, dry_run, |current| {
+        let Some(current) = current else {
+            return Ok(Next::Create(v.clone()));
+        };
+        if precondition.is_empty() && !rt.unconditional_update {
+            return Err(ApiError::Invalid {
+                group: rt.group.clone(),
+                kind: rt.kind.clone(),
+                name: name.clone(),
+                errors: vec![FieldError::invalid(
+                    "metadata.resourceVersion",
+                    json!("0x0"),
+                    "must be specified for an update",
+                )],
+            });
+        }
+        if !precondition.is_empty() && precondition != object::meta_str(current, "resourceVersion") {
+            return Err(ApiError::Conflict {
+                what: rt.qualified(),
+                name: name.clone(),
+                why: MODIFIED.into(),
+            });
+        }
+        Ok(Next::Update(merge_update(&rt, current, v.clone(), status)))
+    })
+    .await?;
+    Ok(json_response(code, &served(&rt, out)))
+}
+
+/// What an update step decided.
+enum Next {
+    /// Write this as the new object.
+    Update(Value),
+    /// The object is missing; create this instead (if the kind allows).
+    Create(Value),
+}
+
+/// Builds the object an update stores from the client's and the current:
+/// system metadata is kept, status or spec changes are dropped as the
+/// endpoint requires, and generation counts spec changes.
+fn merge_update(rt: &ResourceType, current: &Value, mut new: Value, status_endpoint: bool) -> Value {
+    if rt.status_subresource {
+        if status_endpoint {
+            // Only status changes through /status.
+            let status = new.get("status").cloned();
+            new = current.clone();
+            match (new.as_object_mut(), status) {
+                (Some(o), Some(s)) => {
+                    o.insert("status".into(), s);
+                }
+                (Some(o), None) => {
+                    o.remove("status");
+                }
+                _ => {}
+            }
+        } else if let Some(o) = new.as_object_mut() {
+            // Status changes only through /status.
+            match current.get("status") {
+                Some(s) => {
+                    o.insert("status".into(), s.clone());
+                }
+                None => {
+                    o.remove("status");
+                }
+            }
+        }
+    }
+    let cur_meta = object::meta(current).cloned().unwrap_or_default();
+    if let Some(m) = object::meta_mut(&mut new) {
+        for k in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
+            match cur_meta.get(k) {
+                Some(val) => {
+                    m.insert(k.into(), val.clone());
+                }
+                None => {
+                    m.remove(k);
+                }
+            }
+        }
+        m.remove("managedFields");
+        m.remove("selfLink");
+        m.insert(
+            "resourceVersion".into(),
+            cur_meta.get("resourceVersion").cloned().unwrap_or(Value::Null),
+        );
+    }
+    if rt.tracks_generation && spec_changed(current, &new) {
+        let g = cur_meta.get("generation").and_then(Value::as_i64).unwrap_or(0) + 1;
+        if let Some(m) = object::meta_mut(&mut new) {
+            m.insert("generation".into(), json!(g));
+        }
+    }
+    new
+}
+
+/// Whether anything but metadata and status differs.
+fn spec_changed(a: &Value, b: &Value) -> bool {
+    let strip = |v: &Value| -> Map<String, Value> {
+        let mut m = v.as_object().cloned().unwrap_or_default();
+        m.remove("metadata");
+        m.remove("status");
+        m
+    };
+    strip(a) != strip(b)
+}
+
+/// Reads, transforms and writes an object until the write wins its race.
+async fn guaranteed_update(
+    api: &Arc<Api>,
+    req: &Request,
+    name: &str,
+    dry_run: bool,
+    mut step: impl FnMut(Option<&Value>) -> Result<Next, ApiError>,
+) -> Result<(StatusCode, Value), ApiError> {
+    let rt = req.target.resource.clone();
+    let key = rt.key(req.target.namespace.as_deref(), name);
+    let mut current = api.storage.get(&key).await.map_err(ApiError::storage)?.0;
+    for _ in 0..RETRIES {
+        let cur_value = current.as_ref().map(decode_kv).transpose()?;
+        let next = step(cur_value.as_ref())?;
+        let (Some(kv), Some(cur)) = (&current, &cur_value) else {
+            let Next::Create(v) = next else {
+                return Err(not_found(&rt, name));
+            };
+            if !rt.create_on_update {
+                return Err(not_found(&rt, name));
+            }
+            let mut v = v;
+            if let Some(m) = object::meta_mut(&mut v) {
+                m.remove("resourceVersion");
+            }
+            let created = create_object(api, &rt, v, false, dry_run).await?;
+            return Ok((StatusCode::CREATED, created));
+        };
+        let Next::Update(mut new) = next else {
+            return Err(not_found(&rt, name));
+        };
+        strategy::prepare_update(api, &rt, &mut new, cur);
+        invalid(&rt, &new, strategy::validate(api, &rt, &new, Some(cur)))?;
+        if new == *cur {
+            // Nothing changed: no write, and the resourceVersion stays.
+            return Ok((StatusCode::OK, new));
+        }
+        // The last finalizer of an object being deleted is gone: delete it.
+        let finish_delete = object::is_deleting(&new) && object::finalizers(&new).is_empty();
+        if dry_run {
+            return Ok((StatusCode::OK, new));
+        }
+        let write = if finish_delete {
+            api.storage.delete(&key, kv.mod_revision).await
+        } else {
+            api.storage.update(&key, stored(&new), kv.mod_revision).await
+        }
+        .map_err(ApiError::storage)?;
+        match write {
+            Write::Done { revision } => {
+                if finish_delete {
+                    strategy::after_delete(api, &rt, &new).await;
+                }
+                object::set_resource_version(&mut new, revision);
+                return Ok((StatusCode::OK, new));
+            }
+            Write::Conflict { current: now } => current = now,
+        }
+    }
+    Err(ApiError::Conflict {
+        what: rt.qualified(),
+        name: name.to_string(),
+        why: MODIFIED.into(),
+    })
+}
+
+fn not_found(rt: &ResourceType, name: &str) -> ApiError {
+    ApiError::NotFound {
+        what: rt.qualified(),
+        name: name.to_string(),
+    }
+}
+
+/// PATCH of an object or its status.
+pub async fn patch(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiError> {
+    let rt = req.target.resource.clone();
+    let name = req.target.name.clone().unwrap_or_default();
+    let dry_run = is_dry_run(&req)?;
+    let status = req.target.subresource.as_deref() == Some("status");
+    let kind = crate::patch_glue::PatchKind::from_content_type(&rt, &req.content_type)?;
+    let body = req.body.clone();
+    let (code, out) = guaranteed_update(api, &req, &name, dry_run, |current| {
+        let Some(current) = current else {
+            return Err(not_found(&rt, &name));
+        };
+        let mut patched = crate::patch_glue::apply(&rt, kind, current, &body)?;
+        check_type(&rt, &mut patched)?;
+        if object::name(&patched) != name {
+            return Err(ApiError::BadRequest(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                object::name(&patched)
+            )));
+        }
+        let precondition = object::meta_str(&patched, "resourceVersion");
+        if !precondition.is_empty() && precondition != object::meta_str(current, "resourceVersion") {
+            return Err(ApiError::Conflict {
+                what: rt.qualified(),
+                name: name.clone(),
+                why: MODIFIED.into(),
+            });
+        }
+        Ok(Next::Update(merge_update(&rt, current, patched, status)))
+    })
+    .await?;
+    Ok(json_response(code, &served(&rt, out)))
+}
+
+/// The options of a delete, from the body or the query.
+#[derive(Debug, Default)]
+pub(crate) struct DeleteOptions {
+    uid: Option<String>,
+    resource_version: Option<String>,
+}
+
+fn delete_options(req: &Request) -> Result<DeleteOptions, ApiError> {
+    let mut o = DeleteOptions::default();
+    if req.body.iter().any(|b| !b.is_ascii_whitespace()) {
+        let v: Value = serde_json::from_slice(&req.body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid DeleteOptions: {e}")))?;
+        if let Some(p) = v.get("preconditions") {
+            o.uid = p.get("uid").and_then(Value::as_str).map(str::to_string);
+            o.resource_version = p
+                .get("resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+    }
+    Ok(o)
+}
+
+/// DELETE of one object.
+pub async fn delete(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiError> {
+    let rt = req.target.resource.clone();
+    if req.target.subresource.is_some() {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let name = req.target.name.clone().unwrap_or_default();
+    let options = delete_options(&req)?;
+    let dry_run = is_dry_run(&req)?;
+    let (code, body) = delete_object(api, &rt, req.target.namespace.as_deref(), &name, &options, dry_run).await?;
+    Ok(json_response(code, &body))
+}
+
+pub(crate) async fn delete_object(
+    api: &Arc<Api>,
+    rt: &Arc<ResourceType>,
+    namespace: Option<&str>,
+    name: &str,
+    options: &DeleteOptions,
+    dry_run: bool,
+) -> Result<(StatusCode, Value), ApiError> {
+    let key = rt.key(namespace, name);
+    let mut current = api.storage.get(&key).await.map_err(ApiError::storage)?.0;
+    for _ in 0..RETRIES {
+        let Some(kv) = &current else {
+            return Err(not_found(rt, name));
+        };
+        let mut v = decode_kv(kv)?;
+        if let Some(uid) = &options.uid
+            && uid != object::meta_str(&v, "uid")
+        {
+            return Err(ApiError::Conflict {
+                what: rt.qualified(),
+                name: name.to_string(),
+                why: format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    object::meta_str(&v, "uid")
+                ),
+            });
+        }
+        if let Some(rv) = &options.resource_version
+            && rv != object::meta_str(&v, "resourceVersion")
+        {
+            return Err(ApiError::Conflict {
+                what: rt.qualified(),
+                name: name.to_string(),
+                why: format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    object::meta_str(&v, "resourceVersion")
+                ),
+            });
+        }
+        let graceful = strategy::prepare_delete(api, rt, &mut v);
+        let write = if !object::finalizers(&v).is_empty() || graceful {
+            // Finalizers hold the object: mark it as being deleted.
+            if object::is_deleting(&v) && !graceful {
+                return Ok((StatusCode::OK, served(rt, v)));
+            }
+            if let Some(m) = object::meta_mut(&mut v) {
+                m.entry("deletionTimestamp")
+                    .or_insert_with(|| json!(object::now_timestamp()));
+                m.entry("deletionGracePeriodSeconds").or_insert(json!(0));
+            }
+            if dry_run {
+                return Ok((StatusCode::OK, served(rt, v)));
+            }
+            let w = api
+                .storage
+                .update(&key, stored(&v), kv.mod_revision)
+                .await
+                .map_err(ApiError::storage)?;
+            if let Write::Done { revision } = w {
+                object::set_resource_version(&mut v, revision);
+                strategy::after_mark_deleting(api, rt, &v).await;
+                return Ok((StatusCode::OK, served(rt, v)));
+            }
+            w
+        } else {
+            if dry_run {
+                return Ok((StatusCode::OK, deleted_body(rt, &v)));
+            }
+            let w = api
+                .storage
+                .delete(&key, kv.mod_revision)
+                .await
+                .map_err(ApiError::storage)?;
+            if let Write::Done { .. } = w {
+                strategy::after_delete(api, rt, &v).await;
+                return Ok((StatusCode::OK, deleted_body(rt, &v)));
+            }
+            w
+        };
+        if let Write::Conflict { current: now } = write {
+            current = now;
+        }
+    }
+    Err(ApiError::Conflict {
+        what: rt.qualified(),
+        name: name.to_string(),
+        why: MODIFIED.into(),
+    })
+}
+
+/// What a finished delete answers: the object for custom resources, a
+/// success `Status` for built-in kinds, as kube-apiserver does.
+fn deleted_body(rt: &ResourceType, v: &Value) -> Value {
+    if matches!(rt.special, crate::resource::Special::Custom { .. }) {
+        return served(rt, v.clone());
+    }
+    let mut details = json!({
+        "name": object::name(v),
+        "kind": rt.resource,
+        "uid": object::meta_str(v, "uid"),
+    });
+    if !rt.group.is_empty() {
+        details["group"] = json!(rt.group);
+    }
+    json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    })
+}
+
+/// DELETE of a collection: every object the selectors match.
+pub async fn delete_collection(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiError> {
+    let rt = req.target.resource.clone();
+    if !rt.verbs.contains(&"deletecollection") {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let filter = Filter::from_query(&rt, req.target.namespace.as_deref(), &req.query)?;
+    let dry_run = is_dry_run(&req)?;
+    let options = delete_options(&req)?;
+    let prefix = rt.prefix(req.target.namespace.as_deref());
+    let cache = api.cache(&rt);
+    let (items, revision) = cache
+        .list(&prefix, crate::cache::ReadAt::Consistent, &|o| filter.matches(o))
+        .await?;
+    let mut deleted = Vec::new();
+    for o in items {
+        let ns = (!o.namespace.is_empty()).then_some(o.namespace.as_str());
+        match delete_object(api, &rt, ns, &o.name, &options, dry_run).await {
+            Ok(_) | Err(ApiError::NotFound { .. }) => deleted.push(o.json.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(super::read::list_response(
+        &rt,
+        super::read::ListPage {
+            items: deleted,
+            revision,
+            cont: None,
+            remaining: None,
+        },
+    ))
+}
+
+/// Creates an object from inside the server (bootstrap, controllers), with
+/// the same checks as a client's create.
+pub(crate) async fn create_internal(
+    api: &Arc<Api>,
+    group: &str,
+    version: &str,
+    resource: &str,
+    body: Value,
+) -> Result<Value, ApiError> {
+    let rt = api
+        .registry
+        .snapshot()
+        .get(group, version, resource)
+        .cloned()
+        .ok_or(ApiError::NoResource)?;
+    let mut v = body;
+    check_type(&rt, &mut v)?;
+    create_object(api, &rt, v, false, false).await
+}

@@ -1,0 +1,345 @@
+//! What particular kinds add to the generic create, update and delete:
+//! namespaces' phases and finalizer, services' ClusterIPs, and the
+//! validation of every kind.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::api::Api;
+use crate::error::ApiError;
+use crate::field::FieldError;
+use crate::object;
+use crate::resource::{ResourceType, Special};
+use crate::storage::Write;
+
+/// The finalizer kube puts in a namespace's `spec.finalizers`.
+pub const NAMESPACE_FINALIZER: &str = "kubernetes";
+
+/// Where allocated ClusterIPs are recorded, one key per address.
+const CLUSTER_IP_PREFIX: &str = "/registry/causeway.io/clusterips/";
+
+/// Fills in what a kind sets on creation.
+pub fn prepare_create(_api: &Api, rt: &ResourceType, v: &mut Value) {
+    match rt.special {
+        Special::Namespace => {
+            let name = object::name(v).to_string();
+            if let Some(m) = object::meta_mut(v) {
+                let labels = m.entry("labels").or_insert_with(|| json!({}));
+                if let Some(l) = labels.as_object_mut() {
+                    l.insert("kubernetes.io/metadata.name".into(), json!(name));
+                }
+            }
+            if let Some(o) = v.as_object_mut() {
+                o.insert("spec".into(), json!({"finalizers": [NAMESPACE_FINALIZER]}));
+                o.insert("status".into(), json!({"phase": "Active"}));
+            }
+        }
+        Special::Service => default_service(v),
+        _ => {}
+    }
+}
+
+/// kube's defaults for a Service spec.
+fn default_service(v: &mut Value) {
+    let Some(o) = v.as_object_mut() else { return };
+    let spec = o.entry("spec").or_insert_with(|| json!({}));
+    let Some(spec) = spec.as_object_mut() else { return };
+    let ty = spec
+        .entry("type")
+        .or_insert_with(|| json!("ClusterIP"))
+        .as_str()
+        .unwrap_or("ClusterIP")
+        .to_string();
+    if ty != "ExternalName" {
+        spec.entry("sessionAffinity").or_insert_with(|| json!("None"));
+        spec.entry("internalTrafficPolicy")
+            .or_insert_with(|| json!("Cluster"));
+    }
+    if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+        for p in ports {
+            if let Some(p) = p.as_object_mut() {
+                p.entry("protocol").or_insert_with(|| json!("TCP"));
+                if !p.contains_key("targetPort")
+                    && let Some(port) = p.get("port").cloned()
+                {
+                    p.insert("targetPort".into(), port);
+                }
+            }
+        }
+    }
+    o.entry("status")
+        .or_insert_with(|| json!({"loadBalancer": {}}));
+}
+
+/// Keeps what an update may not change.
+pub fn prepare_update(_api: &Api, rt: &ResourceType, new: &mut Value, current: &Value) {
+    match rt.special {
+        Special::Namespace => {
+            // spec.finalizers change only through /finalize, and the name
+            // label always names the namespace.
+            let spec = current.get("spec").cloned();
+            let name = object::name(current).to_string();
+            if let Some(o) = new.as_object_mut() {
+                if let Some(s) = spec {
+                    o.insert("spec".into(), s);
+                }
+                if o.get("status").is_none()
+                    && let Some(s) = current.get("status")
+                {
+                    o.insert("status".into(), s.clone());
+                }
+            }
+            if let Some(m) = object::meta_mut(new) {
+                let labels = m.entry("labels").or_insert_with(|| json!({}));
+                if let Some(l) = labels.as_object_mut() {
+                    l.insert("kubernetes.io/metadata.name".into(), json!(name));
+                }
+            }
+        }
+        Special::Service => {
+            default_service(new);
+            // An update that leaves the ClusterIP out keeps it.
+            for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+                let have = new.pointer(&format!("/spec/{field}")).is_some();
+                if !have
+                    && let Some(old) = current.pointer(&format!("/spec/{field}")).cloned()
+                    && let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut)
+                {
+                    spec.insert(field.into(), old);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Validates an object of a kind (the current object is given on update).
+pub fn validate(_api: &Api, rt: &ResourceType, v: &Value, current: Option<&Value>) -> Vec<FieldError> {
+    let mut errors = crate::validation_glue::object_meta(rt, v);
+    if let Some(cur) = current {
+        errors.extend(crate::validation_glue::object_meta_update(v, cur));
+    }
+    if rt.special == Special::Service {
+        errors.extend(validate_service(v, current));
+    }
+    errors
+}
+
+fn validate_service(v: &Value, current: Option<&Value>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let ty = v.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
+    if !["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&ty) {
+        errors.push(FieldError::not_supported(
+            "spec.type",
+            json!(ty),
+            &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"],
+        ));
+    }
+    let headless = v.pointer("/spec/clusterIP").and_then(Value::as_str) == Some("None");
+    let ports = v.pointer("/spec/ports").and_then(Value::as_array);
+    if ty != "ExternalName" && !headless && ports.is_none_or(|p| p.is_empty()) {
+        errors.push(FieldError::required("spec.ports", ""));
+    }
+    for (i, p) in ports.into_iter().flatten().enumerate() {
+        let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
+        if !(1..=65535).contains(&port) {
+            errors.push(FieldError::invalid(
+                format!("spec.ports[{i}].port"),
+                json!(port),
+                "must be between 1 and 65535, inclusive",
+            ));
+        }
+        if let Some(proto) = p.get("protocol").and_then(Value::as_str)
+            && !["TCP", "UDP", "SCTP"].contains(&proto)
+        {
+            errors.push(FieldError::not_supported(
+                format!("spec.ports[{i}].protocol"),
+                json!(proto),
+                &["SCTP", "TCP", "UDP"],
+            ));
+        }
+        if ports.is_some_and(|all| all.len() > 1)
+            && p.get("name").and_then(Value::as_str).is_none_or(str::is_empty)
+        {
+            errors.push(FieldError::required(format!("spec.ports[{i}].name"), ""));
+        }
+    }
+    if let Some(cur) = current {
+        let old = cur.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("");
+        let new = v.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("");
+        if !old.is_empty() && old != new && ty != "ExternalName" {
+            errors.push(FieldError::invalid(
+                "spec.clusterIPs[0]",
+                json!(new),
+                "may not change once set",
+            ));
+        }
+    }
+    errors
+}
+
+/// Work that must happen with the write of a new object (allocations).
+pub async fn before_create(
+    api: &Arc<Api>,
+    rt: &ResourceType,
+    v: &mut Value,
+    dry_run: bool,
+) -> Result<(), ApiError> {
+    if rt.special == Special::Service && !dry_run {
+        allocate_cluster_ip(api, v).await?;
+    }
+    Ok(())
+}
+
+/// Undoes [`before_create`] when the object's write lost.
+pub async fn undo_create(api: &Arc<Api>, rt: &ResourceType, v: &Value) {
+    if rt.special == Special::Service {
+        release_cluster_ip(api, v).await;
+    }
+}
+
+/// Whether deleting this object takes a while even without finalizers
+/// (namespaces empty themselves first); marks it so.
+pub fn prepare_delete(_api: &Api, rt: &ResourceType, v: &mut Value) -> bool {
+    if rt.special != Special::Namespace {
+        return false;
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.insert("status".into(), json!({"phase": "Terminating"}));
+    }
+    let pending = v
+        .pointer("/spec/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty());
+    pending
+}
+
+/// Runs after an object was marked for deletion.
+pub async fn after_mark_deleting(api: &Arc<Api>, rt: &ResourceType, v: &Value) {
+    if rt.special == Special::Namespace {
+        crate::controllers::namespace_terminating(api, object::name(v).to_string());
+    }
+}
+
+/// Runs after an object was deleted.
+pub async fn after_delete(api: &Arc<Api>, rt: &ResourceType, v: &Value) {
+    if rt.special == Special::Service {
+        release_cluster_ip(api, v).await;
+    }
+}
+
+/// The service CIDR as (network, size).
+fn service_range(api: &Api) -> Result<(u32, u32), ApiError> {
+    let cidr = &api.config.service_cidr;
+    let bad = || ApiError::Internal(format!("bad service CIDR {cidr:?}"));
+    let (net, bits) = cidr.split_once('/').ok_or_else(bad)?;
+    let net: Ipv4Addr = net.parse().map_err(|_| bad())?;
+    let bits: u32 = bits.parse().map_err(|_| bad())?;
+    if !(8..=30).contains(&bits) {
+        return Err(bad());
+    }
+    Ok((u32::from(net), 1u32 << (32 - bits)))
+}
+
+async fn allocate_cluster_ip(api: &Arc<Api>, v: &mut Value) -> Result<(), ApiError> {
+    let ty = v.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
+    if ty == "ExternalName" {
+        return Ok(());
+    }
+    let requested = v
+        .pointer("/spec/clusterIP")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if requested == "None" {
+        set_cluster_ip(v, "None");
+        return Ok(());
+    }
+    let owner = format!("{}/{}", object::namespace(v), object::name(v));
+    let (net, size) = service_range(api)?;
+    if !requested.is_empty() {
+        let ip: Ipv4Addr = requested.parse().map_err(|_| invalid_ip(v, &requested, "must be a valid IP address"))?;
+        let n = u32::from(ip);
+        if n <= net || n >= net + size - 1 {
+            return Err(invalid_ip(
+                v,
+                &requested,
+                &format!(
+                    "failed to allocate IP {requested}: the provided IP ({requested}) is not in the valid range. The range of valid IPs is {}",
+                    api.config.service_cidr
+                ),
+            ));
+        }
+        let key = format!("{CLUSTER_IP_PREFIX}{requested}");
+        return match api.storage.create(&key, owner.into()).await.map_err(ApiError::storage)? {
+            Write::Done { .. } => {
+                set_cluster_ip(v, &requested);
+                Ok(())
+            }
+            Write::Conflict { .. } => Err(invalid_ip(
+                v,
+                &requested,
+                &format!("failed to allocate IP {requested}: provided IP is already allocated"),
+            )),
+        };
+    }
+    // Random probing: the first and last addresses are the network and
+    // broadcast, and the first usable one is kept for the `kubernetes`
+    // service, as kube does.
+    let usable = size.saturating_sub(3).max(1);
+    let start = rand::random_range(0..usable);
+    for i in 0..usable.min(4096) {
+        let ip = Ipv4Addr::from(net + 2 + (start + i) % usable).to_string();
+        let key = format!("{CLUSTER_IP_PREFIX}{ip}");
+        if let Write::Done { .. } = api
+            .storage
+            .create(&key, owner.clone().into())
+            .await
+            .map_err(ApiError::storage)?
+        {
+            set_cluster_ip(v, &ip);
+            return Ok(());
+        }
+    }
+    Err(ApiError::Internal(format!(
+        "failed to allocate a serviceIP: range is full ({})",
+        api.config.service_cidr
+    )))
+}
+
+fn invalid_ip(v: &Value, ip: &str, detail: &str) -> ApiError {
+    ApiError::Invalid {
+        group: String::new(),
+        kind: "Service".into(),
+        name: object::name(v).to_string(),
+        errors: vec![FieldError::invalid("spec.clusterIPs", json!([ip]), detail)],
+    }
+}
+
+fn set_cluster_ip(v: &mut Value, ip: &str) {
+    if let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.insert("clusterIP".into(), json!(ip));
+        spec.insert("clusterIPs".into(), json!([ip]));
+        if ip != "None" || !spec.contains_key("ipFamilies") {
+            spec.insert("ipFamilies".into(), json!(["IPv4"]));
+        }
+        spec.entry("ipFamilyPolicy").or_insert_with(|| json!("SingleStack"));
+    }
+}
+
+async fn release_cluster_ip(api: &Arc<Api>, v: &Value) {
+    let Some(ip) = v.pointer("/spec/clusterIP").and_then(Value::as_str) else {
+        return;
+    };
+    if ip.is_empty() || ip == "None" {
+        return;
+    }
+    let key = format!("{CLUSTER_IP_PREFIX}{ip}");
+    if let Ok((Some(kv), _)) = api.storage.get(&key).await
+        && let Err(e) = api.storage.delete(&key, kv.mod_revision).await
+    {
+        tracing::warn!(ip, error = %e, "releasing a ClusterIP failed");
+    }
+}
