@@ -5,12 +5,14 @@
 //! fails with a clear [`Error`] when the binary it needs is missing: a test
 //! that cannot run its real peer must fail, never skip.
 
+mod apiserver;
 mod causeway;
 mod etcd;
 mod net;
 mod postgres;
 mod process;
 
+pub use apiserver::{ApiServer, Backend, kubectl, kubectl_with_input};
 pub use causeway::{CausewayProcess, causeway_bin};
 pub use etcd::{Etcd, EtcdBuilder};
 pub use net::{free_addr, free_port, http_get, wait_for};
