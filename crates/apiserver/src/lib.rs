@@ -19,10 +19,12 @@ pub mod object;
 mod patch_glue;
 pub mod resource;
 pub mod rest;
+pub mod selector;
 mod selector_glue;
 pub mod server;
 pub mod storage;
 mod strategy;
+pub mod validation;
 mod validation_glue;
 
 pub use api::{Api, Config};
