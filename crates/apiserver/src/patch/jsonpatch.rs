@@ -254,11 +254,12 @@ fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), OpError> {
 fn remove(con: &mut Value, key: &str) -> Result<(), OpError> {
     match con {
         Value::Object(m) => {
-            if m.remove(key).is_none() {
-                return Err(OpError::Failed(format!(
+            let removed = m.remove(key);
+            removed.map(drop).ok_or_else(|| {
+                OpError::Failed(format!(
                     "Unable to remove nonexistent key: {key}: missing value"
-                )));
-            }
+                ))
+            })?;
         }
         Value::Array(items) => {
             let i = array_index(key, items.len(), false)?;
