@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian bookworm machine:
 # PostgreSQL (second backend), etcd 3.5 server and etcdctl from trixie (the
-# reference peer), protobuf-compiler and libprotobuf-dev, openssl, and the Python test clients.
+# reference peer), kubectl (from trixie if missing), protobuf-compiler and libprotobuf-dev,
+# openssl, and the Python test clients.
 # Idempotent: a machine that already has everything does no network work.
 set -euo pipefail
 
@@ -14,6 +15,8 @@ command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 # etcd-client's build script runs protoc on etcd's protos, which import the
 # well-known types (google/protobuf/descriptor.proto) that only this ships.
 [ -f /usr/include/google/protobuf/descriptor.proto ] || need+=(libprotobuf-dev)
+# The API server's tests drive kubectl (1.32 from trixie when missing).
+command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${need[*]}"
@@ -38,7 +41,7 @@ PIN
   trixie=()
   for p in "${need[@]}"; do
     case "$p" in
-      etcd-server|etcd-client) trixie+=("$p") ;;
+      etcd-server|etcd-client|kubernetes-client) trixie+=("$p") ;;
       *) base+=("$p") ;;
     esac
   done

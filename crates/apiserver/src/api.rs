@@ -106,15 +106,22 @@ impl Api {
                 }
                 match api.storage.current_revision().await {
                     Ok(r) => previous = r,
-                    Err(e) => tracing::warn!(error = %e, "reading the revision for compaction failed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading the revision for compaction failed")
+                    }
                 }
             }
         });
     }
 
-    /// Tells long-running requests (watches) to end.
+    /// Tells long-running requests (watches) to end, and stops the watch
+    /// caches, so nothing holds the store open any more.
     pub fn begin_shutdown(&self) {
         self.shutdown.send_replace(true);
+        let mut caches = self.caches.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, c) in caches.drain() {
+            c.stop();
+        }
     }
 
     /// Resolves once shutdown has begun.

@@ -16,7 +16,8 @@ use crate::api::Api;
 use crate::error::ApiError;
 
 /// The namespaces kube-apiserver creates at start.
-pub const DEFAULT_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const DEFAULT_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// How long the CA lives.
 const CA_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
@@ -56,7 +57,7 @@ pub enum BootstrapError {
         what: String,
         /// Why.
         #[source]
-        source: ApiError,
+        source: Box<ApiError>,
     },
 }
 
@@ -96,7 +97,8 @@ impl Pki {
             Ok(s) if fresh(&s) && covers(&s, hosts) => s,
             _ => {
                 let s = issue_serving(&ca, hosts)?;
-                s.write(&cert_path, &key_path).map_err(BootstrapError::Svid)?;
+                s.write(&cert_path, &key_path)
+                    .map_err(BootstrapError::Svid)?;
                 s
             }
         };
@@ -125,7 +127,10 @@ impl Pki {
             .with_safe_default_protocol_versions()
             .map_err(BootstrapError::Tls)?
             .with_no_client_auth()
-            .with_single_cert(self.serving.chain().to_vec(), self.serving.key().clone_key())
+            .with_single_cert(
+                self.serving.chain().to_vec(),
+                self.serving.key().clone_key(),
+            )
             .map_err(BootstrapError::Tls)?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(config))
@@ -251,7 +256,7 @@ pub async fn default_objects(api: &Arc<Api>) -> Result<(), BootstrapError> {
             Err(source) => {
                 return Err(BootstrapError::Create {
                     what: format!("namespace {ns}"),
-                    source,
+                    source: Box::new(source),
                 });
             }
         }

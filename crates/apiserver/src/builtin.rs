@@ -67,16 +67,33 @@ pub fn resources() -> Vec<ResourceType> {
         categories: &[],
         storage,
     };
-    let mut namespaces = core("namespaces", "namespace", "Namespace", false, &["ns"], "namespaces").build();
+    let mut namespaces = core(
+        "namespaces",
+        "namespace",
+        "Namespace",
+        false,
+        &["ns"],
+        "namespaces",
+    )
+    .build();
     namespaces.name_rule = NameRule::Label;
     namespaces.status_subresource = true;
     namespaces.special = Special::Namespace;
     namespaces.selectable_fields = vec!["status.phase".into()];
-    namespaces.verbs = vec!["create", "delete", "get", "list", "patch", "update", "watch"];
+    namespaces.verbs = vec![
+        "create", "delete", "get", "list", "patch", "update", "watch",
+    ];
 
     let mut services = Builtin {
         categories: &["all"],
-        ..core("services", "service", "Service", true, &["svc"], "services/specs")
+        ..core(
+            "services",
+            "service",
+            "Service",
+            true,
+            &["svc"],
+            "services/specs",
+        )
     }
     .build();
     services.name_rule = NameRule::Rfc1035Label;
@@ -84,15 +101,39 @@ pub fn resources() -> Vec<ResourceType> {
     services.special = Special::Service;
     services.selectable_fields = vec!["spec.clusterIP".into(), "spec.type".into()];
 
-    let mut endpoints = core("endpoints", "endpoints", "Endpoints", true, &["ep"], "services/endpoints").build();
+    let mut endpoints = core(
+        "endpoints",
+        "endpoints",
+        "Endpoints",
+        true,
+        &["ep"],
+        "services/endpoints",
+    )
+    .build();
     endpoints.create_on_update = true;
 
-    let configmaps = core("configmaps", "configmap", "ConfigMap", true, &["cm"], "configmaps").build();
+    let configmaps = core(
+        "configmaps",
+        "configmap",
+        "ConfigMap",
+        true,
+        &["cm"],
+        "configmaps",
+    )
+    .build();
 
     let mut secrets = core("secrets", "secret", "Secret", true, &[], "secrets").build();
     secrets.selectable_fields = vec!["type".into()];
 
-    let serviceaccounts = core("serviceaccounts", "serviceaccount", "ServiceAccount", true, &["sa"], "serviceaccounts").build();
+    let serviceaccounts = core(
+        "serviceaccounts",
+        "serviceaccount",
+        "ServiceAccount",
+        true,
+        &["sa"],
+        "serviceaccounts",
+    )
+    .build();
 
     let mut events = core("events", "event", "Event", true, &["ev"], "events").build();
     events.create_on_update = true;

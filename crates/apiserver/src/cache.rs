@@ -344,8 +344,7 @@ impl Cache {
             return Ok(());
         }
         self.ask_progress();
-        match tokio::time::timeout(WAIT_FOR_REVISION, revision.wait_for(|r| *r >= target)).await
-        {
+        match tokio::time::timeout(WAIT_FOR_REVISION, revision.wait_for(|r| *r >= target)).await {
             Ok(Ok(_)) => Ok(()),
             _ => Err(ApiError::TooLargeResourceVersion {
                 requested: target,

@@ -22,7 +22,9 @@ pub fn namespace_terminating(api: &Arc<Api>, name: String) {
             match empty_namespace(&api, &name).await {
                 Ok(true) => break,
                 Ok(false) => {}
-                Err(e) => tracing::warn!(namespace = %name, error = %e, "emptying a terminating namespace"),
+                Err(e) => {
+                    tracing::warn!(namespace = %name, error = %e, "emptying a terminating namespace")
+                }
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(2));
@@ -65,7 +67,12 @@ async fn empty_namespace(api: &Arc<Api>, ns: &str) -> Result<bool, crate::error:
 async fn finalize_namespace(api: &Arc<Api>, ns: &str) -> Result<(), crate::error::ApiError> {
     let key = format!("/registry/namespaces/{ns}");
     for _ in 0..16 {
-        let (Some(kv), _) = api.storage.get(&key).await.map_err(crate::error::ApiError::storage)? else {
+        let (Some(kv), _) = api
+            .storage
+            .get(&key)
+            .await
+            .map_err(crate::error::ApiError::storage)?
+        else {
             return Ok(());
         };
         let mut v: Value = serde_json::from_slice(&kv.value)
@@ -74,7 +81,12 @@ async fn finalize_namespace(api: &Arc<Api>, ns: &str) -> Result<(), crate::error
             let left: Vec<Value> = spec
                 .get("finalizers")
                 .and_then(Value::as_array)
-                .map(|f| f.iter().filter(|x| x.as_str() != Some(NAMESPACE_FINALIZER)).cloned().collect())
+                .map(|f| {
+                    f.iter()
+                        .filter(|x| x.as_str() != Some(NAMESPACE_FINALIZER))
+                        .cloned()
+                        .collect()
+                })
                 .unwrap_or_default();
             spec.insert("finalizers".into(), json!(left));
         }
@@ -82,7 +94,9 @@ async fn finalize_namespace(api: &Arc<Api>, ns: &str) -> Result<(), crate::error
             api.storage.delete(&key, kv.mod_revision).await
         } else {
             let bytes = serde_json::to_vec(&v).unwrap_or_default();
-            api.storage.update(&key, bytes.into(), kv.mod_revision).await
+            api.storage
+                .update(&key, bytes.into(), kv.mod_revision)
+                .await
         }
         .map_err(crate::error::ApiError::storage)?;
         if let Write::Done { .. } = write {

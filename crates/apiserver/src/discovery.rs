@@ -5,11 +5,12 @@
 
 use serde_json::{Value, json};
 
-use crate::resource::{Resources, ResourceType};
+use crate::resource::{ResourceType, Resources};
 
 /// The media type of aggregated discovery, which the response must carry
 /// for clients to read it as such.
-pub const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const AGGREGATED_V2: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 /// Whether the Accept header asks for aggregated discovery (v2).
 pub fn wants_aggregated(accept: &str) -> bool {
@@ -190,6 +191,12 @@ mod tests {
         assert!(names.contains(&"namespaces/status"));
         assert!(names.contains(&"services/status"));
         let agg = aggregated(&reg.snapshot(), false);
-        assert!(agg["items"].as_array().unwrap().iter().any(|g| g["metadata"]["name"] == "coordination.k8s.io"));
+        assert!(
+            agg["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["metadata"]["name"] == "coordination.k8s.io")
+        );
     }
 }

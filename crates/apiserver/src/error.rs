@@ -122,6 +122,14 @@ pub enum ApiError {
     /// Something failed inside the server (500).
     #[error("{0}")]
     Internal(String),
+    /// A `Status` built elsewhere (the patch module words its own).
+    #[error("{}", .status["message"].as_str().unwrap_or(""))]
+    Status {
+        /// The HTTP status code.
+        code: u16,
+        /// The whole `Status` document.
+        status: Value,
+    },
 }
 
 impl ApiError {
@@ -159,6 +167,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => 403,
             ApiError::Unavailable(_) => 503,
             ApiError::Internal(_) => 500,
+            ApiError::Status { code, .. } => *code,
         }
     }
 
@@ -180,11 +189,21 @@ impl ApiError {
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::Unavailable(_) => "ServiceUnavailable",
             ApiError::Internal(_) => "InternalError",
+            ApiError::Status { status, .. } => match status["reason"].as_str() {
+                Some("BadRequest") => "BadRequest",
+                Some("Invalid") => "Invalid",
+                Some("UnsupportedMediaType") => "UnsupportedMediaType",
+                Some("RequestEntityTooLarge") => "RequestEntityTooLarge",
+                _ => "",
+            },
         }
     }
 
     /// The `Status` document.
     pub fn status(&self) -> Value {
+        if let ApiError::Status { status, .. } = self {
+            return status.clone();
+        }
         let mut status = json!({
             "kind": "Status",
             "apiVersion": "v1",
@@ -300,10 +319,16 @@ mod tests {
             errors: vec![FieldError::invalid("metadata.name", json!("Foo"), "bad")],
         };
         let s = e.status();
-        assert_eq!(s["message"], "ConfigMap \"Foo\" is invalid: metadata.name: Invalid value: \"Foo\": bad");
+        assert_eq!(
+            s["message"],
+            "ConfigMap \"Foo\" is invalid: metadata.name: Invalid value: \"Foo\": bad"
+        );
         assert_eq!(s["code"], 422);
         assert_eq!(s["details"]["causes"][0]["reason"], "FieldValueInvalid");
-        assert_eq!(s["details"]["causes"][0]["message"], "Invalid value: \"Foo\": bad");
+        assert_eq!(
+            s["details"]["causes"][0]["message"],
+            "Invalid value: \"Foo\": bad"
+        );
         assert_eq!(s["details"]["causes"][0]["field"], "metadata.name");
     }
 }

@@ -7,9 +7,7 @@ use crate::cache::Object;
 use crate::error::ApiError;
 use crate::http::Query;
 use crate::resource::ResourceType;
-
-type LabelTest = Box<dyn Fn(&Map<String, Value>) -> bool + Send + Sync>;
-type FieldTest = Box<dyn Fn(&dyn Fn(&str) -> Option<String>) -> bool + Send + Sync>;
+use crate::selector::{FieldSelector, LabelSelector};
 
 /// A parsed set of conditions on objects.
 pub struct Filter {
@@ -17,8 +15,8 @@ pub struct Filter {
     pub namespace: Option<String>,
     /// Only the object of this name.
     pub name: Option<String>,
-    labels: Option<LabelTest>,
-    fields: Option<FieldTest>,
+    labels: Option<LabelSelector>,
+    fields: Option<FieldSelector>,
     /// Whether any selector was given (then the number of remaining items
     /// of a page cannot be known without reading them).
     pub selects: bool,
@@ -32,8 +30,30 @@ impl Filter {
         namespace: Option<&str>,
         query: &Query,
     ) -> Result<Filter, ApiError> {
-        let labels = crate::selector_glue::labels(query.str("labelSelector"))?;
-        let fields = crate::selector_glue::fields(resource, query.str("fieldSelector"))?;
+        let bad = |e: crate::selector::SelectorError| ApiError::BadRequest(e.to_string());
+        let labels = LabelSelector::parse(query.str("labelSelector")).map_err(bad)?;
+        let labels = (!labels.is_everything()).then_some(labels);
+        let fields = FieldSelector::parse(query.str("fieldSelector")).map_err(bad)?;
+        let fields = if fields.is_everything() {
+            None
+        } else if matches!(resource.special, crate::resource::Special::Custom { .. }) {
+            let selectable: Vec<&str> = resource
+                .selectable_fields
+                .iter()
+                .map(String::as_str)
+                .collect();
+            Some(
+                fields
+                    .convert_for_custom_resource(&selectable, resource.namespaced)
+                    .map_err(bad)?,
+            )
+        } else {
+            Some(
+                fields
+                    .convert(&resource.group, &resource.kind)
+                    .map_err(bad)?,
+            )
+        };
         Ok(Filter {
             namespace: namespace.map(str::to_string),
             name: None,
@@ -56,12 +76,12 @@ impl Filter {
             return false;
         }
         if let Some(l) = &self.labels
-            && !l(&o.labels)
+            && !l.matches(&o.labels)
         {
             return false;
         }
         if let Some(f) = &self.fields
-            && !f(&|name: &str| o.field(name).map(str::to_string))
+            && !f.matches(|name: &str| o.field(name))
         {
             return false;
         }
@@ -82,7 +102,7 @@ impl Filter {
         }
         if let Some(l) = &self.labels {
             let empty = Map::new();
-            if !l(crate::object::labels(v).unwrap_or(&empty)) {
+            if !l.matches(crate::object::labels(v).unwrap_or(&empty)) {
                 return false;
             }
         }
@@ -92,7 +112,7 @@ impl Filter {
                 "metadata.namespace" => Some(crate::object::namespace(v).to_string()),
                 other => resource.field_value(v, other),
             };
-            if !f(&get) {
+            if !f.matches(get) {
                 return false;
             }
         }

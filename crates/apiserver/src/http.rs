@@ -117,10 +117,12 @@ where
 {
     match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge(
-            "the request is too large".to_string(),
-        )),
-        Err(e) => Err(ApiError::BadRequest(format!("cannot read the request body: {e}"))),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::TooLarge("the request is too large".to_string()))
+        }
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "cannot read the request body: {e}"
+        ))),
     }
 }
 
@@ -137,7 +139,11 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
 }
 
 /// A response with a body of the given type.
-pub fn bytes_response(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
+pub fn bytes_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+) -> Response<Body> {
     let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
     resp.headers_mut()
@@ -153,7 +159,11 @@ pub fn error_response(e: &ApiError) -> Response<Body> {
 
 /// Plain text, for the health endpoints.
 pub fn text_response(status: StatusCode, text: &str) -> Response<Body> {
-    let mut resp = bytes_response(status, "text/plain; charset=utf-8", Bytes::from(text.to_string()));
+    let mut resp = bytes_response(
+        status,
+        "text/plain; charset=utf-8",
+        Bytes::from(text.to_string()),
+    );
     resp.headers_mut().insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -167,7 +177,9 @@ mod tests {
 
     #[test]
     fn query_decodes_and_keeps_the_first_value() {
-        let q = Query::parse(Some("labelSelector=app%3Dweb%2Ctier+in+(a)&limit=5&limit=6&watch"));
+        let q = Query::parse(Some(
+            "labelSelector=app%3Dweb%2Ctier+in+(a)&limit=5&limit=6&watch",
+        ));
         assert_eq!(q.get("labelSelector"), Some("app=web,tier in (a)"));
         assert_eq!(q.int("limit").unwrap(), Some(5));
         assert_eq!(q.get("watch"), Some(""));

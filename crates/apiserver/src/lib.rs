@@ -16,16 +16,14 @@ pub mod filter;
 pub mod http;
 pub mod metrics;
 pub mod object;
-mod patch_glue;
+pub mod patch;
 pub mod resource;
 pub mod rest;
 pub mod selector;
-mod selector_glue;
 pub mod server;
 pub mod storage;
 mod strategy;
 pub mod validation;
-mod validation_glue;
 
 pub use api::{Api, Config};
 pub use server::{ServeError, serve};

@@ -17,7 +17,9 @@ use tokio_rustls::TlsAcceptor;
 use crate::api::Api;
 use crate::discovery;
 use crate::error::ApiError;
-use crate::http::{Body, Query, bytes_response, error_response, json_response, read_body, text_response};
+use crate::http::{
+    Body, Query, bytes_response, error_response, json_response, read_body, text_response,
+};
 use crate::rest;
 
 /// The Kubernetes version this server answers as.
@@ -62,14 +64,15 @@ pub async fn serve(
         let api = api.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
             let service = hyper::service::service_fn(move |req| {
                 let api = api.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(&api, req, local).await) }
@@ -126,7 +129,11 @@ fn ring_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn route(api: &Arc<Api>, req: Request<Incoming>, local: SocketAddr) -> Result<Response<Body>, ApiError> {
+async fn route(
+    api: &Arc<Api>,
+    req: Request<Incoming>,
+    local: SocketAddr,
+) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path().trim_end_matches('/').to_string();
     match path.as_str() {
         "/healthz" | "/livez" => return Ok(text_response(StatusCode::OK, "ok")),
@@ -134,7 +141,10 @@ async fn route(api: &Arc<Api>, req: Request<Incoming>, local: SocketAddr) -> Res
             return Ok(if api.caches_ready() {
                 text_response(StatusCode::OK, "ok")
             } else {
-                text_response(StatusCode::INTERNAL_SERVER_ERROR, "[-]informer-sync failed: the watch caches are loading\nreadyz check failed")
+                text_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "[-]informer-sync failed: the watch caches are loading\nreadyz check failed",
+                )
             });
         }
         "/version" => return Ok(json_response(StatusCode::OK, &version())),
@@ -169,7 +179,10 @@ async fn route(api: &Arc<Api>, req: Request<Incoming>, local: SocketAddr) -> Res
             });
         }
         ["api", "v1"] if get => {
-            return Ok(json_response(StatusCode::OK, &discovery::resource_list(&resources, "", "v1")));
+            return Ok(json_response(
+                StatusCode::OK,
+                &discovery::resource_list(&resources, "", "v1"),
+            ));
         }
         ["apis", g] if get => {
             let versions = resources
@@ -178,13 +191,19 @@ async fn route(api: &Arc<Api>, req: Request<Incoming>, local: SocketAddr) -> Res
                 .find(|(name, _)| name == g)
                 .map(|(_, v)| v.clone())
                 .ok_or(ApiError::NoResource)?;
-            return Ok(json_response(StatusCode::OK, &discovery::group(g, &versions)));
+            return Ok(json_response(
+                StatusCode::OK,
+                &discovery::group(g, &versions),
+            ));
         }
         ["apis", g, v] if get => {
             if !resources.has_version(g, v) {
                 return Err(ApiError::NoResource);
             }
-            return Ok(json_response(StatusCode::OK, &discovery::resource_list(&resources, g, v)));
+            return Ok(json_response(
+                StatusCode::OK,
+                &discovery::resource_list(&resources, g, v),
+            ));
         }
         _ => {}
     }
@@ -197,7 +216,10 @@ async fn route(api: &Arc<Api>, req: Request<Incoming>, local: SocketAddr) -> Res
     let method = req.method().clone();
     let query = Query::parse(req.uri().query());
     let content_type = header_str(&req, header::CONTENT_TYPE);
-    let body = if matches!(method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE) {
+    let body = if matches!(
+        method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    ) {
         read_body(req.into_body()).await?
     } else {
         bytes::Bytes::new()

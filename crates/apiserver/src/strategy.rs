@@ -45,7 +45,9 @@ pub fn prepare_create(_api: &Api, rt: &ResourceType, v: &mut Value) {
 fn default_service(v: &mut Value) {
     let Some(o) = v.as_object_mut() else { return };
     let spec = o.entry("spec").or_insert_with(|| json!({}));
-    let Some(spec) = spec.as_object_mut() else { return };
+    let Some(spec) = spec.as_object_mut() else {
+        return;
+    };
     let ty = spec
         .entry("type")
         .or_insert_with(|| json!("ClusterIP"))
@@ -53,7 +55,8 @@ fn default_service(v: &mut Value) {
         .unwrap_or("ClusterIP")
         .to_string();
     if ty != "ExternalName" {
-        spec.entry("sessionAffinity").or_insert_with(|| json!("None"));
+        spec.entry("sessionAffinity")
+            .or_insert_with(|| json!("None"));
         spec.entry("internalTrafficPolicy")
             .or_insert_with(|| json!("Cluster"));
     }
@@ -116,10 +119,21 @@ pub fn prepare_update(_api: &Api, rt: &ResourceType, new: &mut Value, current: &
 }
 
 /// Validates an object of a kind (the current object is given on update).
-pub fn validate(_api: &Api, rt: &ResourceType, v: &Value, current: Option<&Value>) -> Vec<FieldError> {
-    let mut errors = crate::validation_glue::object_meta(rt, v);
+pub fn validate(
+    _api: &Api,
+    rt: &ResourceType,
+    v: &Value,
+    current: Option<&Value>,
+) -> Vec<FieldError> {
+    use crate::validation::{NameRule, validate_object_meta, validate_object_meta_update};
+    let path = crate::field::Path::new("metadata");
+    let rule = NameRule::for_kind(&rt.group, &rt.kind);
+    let empty = Value::Object(Default::default());
+    let meta = v.get("metadata").unwrap_or(&empty);
+    let mut errors = validate_object_meta(meta, rt.namespaced, rule, &path);
     if let Some(cur) = current {
-        errors.extend(crate::validation_glue::object_meta_update(v, cur));
+        let old = cur.get("metadata").unwrap_or(&empty);
+        errors.extend(validate_object_meta_update(meta, old, &path));
     }
     if rt.special == Special::Service {
         errors.extend(validate_service(v, current));
@@ -129,7 +143,10 @@ pub fn validate(_api: &Api, rt: &ResourceType, v: &Value, current: Option<&Value
 
 fn validate_service(v: &Value, current: Option<&Value>) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    let ty = v.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
+    let ty = v
+        .pointer("/spec/type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP");
     if !["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&ty) {
         errors.push(FieldError::not_supported(
             "spec.type",
@@ -161,14 +178,22 @@ fn validate_service(v: &Value, current: Option<&Value>) -> Vec<FieldError> {
             ));
         }
         if ports.is_some_and(|all| all.len() > 1)
-            && p.get("name").and_then(Value::as_str).is_none_or(str::is_empty)
+            && p.get("name")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
         {
             errors.push(FieldError::required(format!("spec.ports[{i}].name"), ""));
         }
     }
     if let Some(cur) = current {
-        let old = cur.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("");
-        let new = v.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("");
+        let old = cur
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let new = v
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if !old.is_empty() && old != new && ty != "ExternalName" {
             errors.push(FieldError::invalid(
                 "spec.clusterIPs[0]",
@@ -209,11 +234,9 @@ pub fn prepare_delete(_api: &Api, rt: &ResourceType, v: &mut Value) -> bool {
     if let Some(o) = v.as_object_mut() {
         o.insert("status".into(), json!({"phase": "Terminating"}));
     }
-    let pending = v
-        .pointer("/spec/finalizers")
+    v.pointer("/spec/finalizers")
         .and_then(Value::as_array)
-        .is_some_and(|f| !f.is_empty());
-    pending
+        .is_some_and(|f| !f.is_empty())
 }
 
 /// Runs after an object was marked for deletion.
@@ -244,7 +267,10 @@ fn service_range(api: &Api) -> Result<(u32, u32), ApiError> {
 }
 
 async fn allocate_cluster_ip(api: &Arc<Api>, v: &mut Value) -> Result<(), ApiError> {
-    let ty = v.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
+    let ty = v
+        .pointer("/spec/type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP");
     if ty == "ExternalName" {
         return Ok(());
     }
@@ -260,7 +286,9 @@ async fn allocate_cluster_ip(api: &Arc<Api>, v: &mut Value) -> Result<(), ApiErr
     let owner = format!("{}/{}", object::namespace(v), object::name(v));
     let (net, size) = service_range(api)?;
     if !requested.is_empty() {
-        let ip: Ipv4Addr = requested.parse().map_err(|_| invalid_ip(v, &requested, "must be a valid IP address"))?;
+        let ip: Ipv4Addr = requested
+            .parse()
+            .map_err(|_| invalid_ip(v, &requested, "must be a valid IP address"))?;
         let n = u32::from(ip);
         if n <= net || n >= net + size - 1 {
             return Err(invalid_ip(
@@ -273,7 +301,12 @@ async fn allocate_cluster_ip(api: &Arc<Api>, v: &mut Value) -> Result<(), ApiErr
             ));
         }
         let key = format!("{CLUSTER_IP_PREFIX}{requested}");
-        return match api.storage.create(&key, owner.into()).await.map_err(ApiError::storage)? {
+        return match api
+            .storage
+            .create(&key, owner.into())
+            .await
+            .map_err(ApiError::storage)?
+        {
             Write::Done { .. } => {
                 set_cluster_ip(v, &requested);
                 Ok(())
@@ -325,7 +358,8 @@ fn set_cluster_ip(v: &mut Value, ip: &str) {
         if ip != "None" || !spec.contains_key("ipFamilies") {
             spec.insert("ipFamilies".into(), json!(["IPv4"]));
         }
-        spec.entry("ipFamilyPolicy").or_insert_with(|| json!("SingleStack"));
+        spec.entry("ipFamilyPolicy")
+            .or_insert_with(|| json!("SingleStack"));
     }
 }
 

@@ -16,7 +16,11 @@ use causeway_store::{Datastore, Store, StoreConfig};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Address to serve HTTPS on.
-    #[arg(long, default_value = "127.0.0.1:6443", env = "CAUSEWAY_APISERVER_LISTEN")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1:6443",
+        env = "CAUSEWAY_APISERVER_LISTEN"
+    )]
     listen: SocketAddr,
 
     /// The embedded store: sqlite://PATH or postgres://USER:PASS@HOST:PORT/DB.
@@ -58,8 +62,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         hosts.push(addr.ip().to_string());
     }
     hosts.extend(args.tls_san.iter().cloned());
-    let pki = Pki::load_or_create(&args.data_dir.join("pki"), &hosts)
-        .with_context(|| format!("cannot set up certificates under {}", args.data_dir.display()))?;
+    let pki = Pki::load_or_create(&args.data_dir.join("pki"), &hosts).with_context(|| {
+        format!(
+            "cannot set up certificates under {}",
+            args.data_dir.display()
+        )
+    })?;
 
     let (storage, store): (Arc<dyn Storage>, Option<Store>) = if args.etcd_servers.is_empty() {
         let datastore: Datastore = args.datastore.parse()?;
@@ -93,7 +101,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", kubeconfig_path.display()))?;
     let tls = pki.server_config()?;
     eprintln!("causeway apiserver: serving the Kubernetes API on {url}");
-    eprintln!("  try: kubectl --kubeconfig {} get namespaces", kubeconfig_path.display());
+    eprintln!(
+        "  try: kubectl --kubeconfig {} get namespaces",
+        kubeconfig_path.display()
+    );
     causeway_apiserver::serve(api, listener, tls, crate::signals::terminated()).await?;
     if let Some(store) = store {
         store.close().await;

@@ -554,7 +554,18 @@ async fn compactor(
     mut rx: mpsc::UnboundedReceiver<(i64, Option<oneshot::Sender<()>>)>,
 ) {
     let mut done = 0;
-    while let Some((target, waiter)) = rx.recv().await {
+    // The store holds the sender, and this task holds the store: without
+    // the shutdown signal the two would keep each other (and the database
+    // file's lock) alive after `close`.
+    let mut shutdown = store.shutdown_signal();
+    loop {
+        let (target, waiter) = tokio::select! {
+            next = rx.recv() => match next {
+                Some(n) => n,
+                None => return,
+            },
+            _ = shutdown.changed() => return,
+        };
         // Every pass starts from the oldest row: a version an earlier pass
         // had to keep (it was then its key's newest) may be hidden now.
         if target > done {

@@ -52,10 +52,7 @@ impl ApiServer {
             .map_err(|e| fail("certificates", &error_chain(&e)))?;
         let (storage, store): (Arc<dyn Storage>, Option<Store>) = match backend {
             Backend::Embedded => {
-                let ds = Datastore::Sqlite(dir.path().join("store.db"));
-                let store = Store::open(StoreConfig::new(ds))
-                    .await
-                    .map_err(|e| fail("store", &error_chain(&e)))?;
+                let store = open_store(dir.path()).await?;
                 (Arc::new(Embedded::new(store.clone())), Some(store))
             }
             Backend::Etcd(endpoint) => {
@@ -168,12 +165,28 @@ impl Drop for ApiServer {
     }
 }
 
+/// Opens the SQLite store in `dir`. A server stopped a moment ago may still
+/// be letting go of it (its background tasks finish after `stop`), so a
+/// store in use is retried for a few seconds.
+async fn open_store(dir: &Path) -> Result<Store, Error> {
+    let ds = Datastore::Sqlite(dir.join("store.db"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open(StoreConfig::new(ds.clone())).await {
+            Ok(s) => return Ok(s),
+            Err(e)
+                if std::time::Instant::now() < deadline && error_chain(&e).contains("in use") =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(Error::Missing(format!("store: {}", error_chain(&e)))),
+        }
+    }
+}
+
 fn pem_to_der(pem: &str) -> Vec<u8> {
     use base64::Engine;
-    let b64: String = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     // The PEM was written by this crate's server from DER, so it decodes.
     base64::engine::general_purpose::STANDARD
         .decode(b64)
@@ -198,7 +211,11 @@ pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> Result<String, Error> {
 }
 
 /// Runs kubectl with standard input.
-pub fn kubectl_with_input(kubeconfig: &Path, args: &[&str], input: Option<&str>) -> Result<String, Error> {
+pub fn kubectl_with_input(
+    kubeconfig: &Path,
+    args: &[&str],
+    input: Option<&str>,
+) -> Result<String, Error> {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let mut child = Command::new("kubectl")

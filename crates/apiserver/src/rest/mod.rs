@@ -53,12 +53,7 @@ pub struct Request {
 }
 
 /// Parses the part of a path after `/api/v1/` or `/apis/{g}/{v}/`.
-pub fn target(
-    api: &Api,
-    group: &str,
-    version: &str,
-    rest: &[&str],
-) -> Result<Target, ApiError> {
+pub fn target(api: &Api, group: &str, version: &str, rest: &[&str]) -> Result<Target, ApiError> {
     let resources = api.registry.snapshot();
     let mut parts = rest;
     let mut namespace = None;

@@ -80,7 +80,9 @@ fn decode_continue(token: &str) -> Result<ContinueToken, ApiError> {
         .map_err(|e| bad(&e.to_string()))?;
     let t: ContinueToken = serde_json::from_slice(&bytes).map_err(|e| bad(&e.to_string()))?;
     if t.v != "meta.k8s.io/v1" {
-        return Err(bad("incorrect encoded start resourceVersion (version meta.k8s.io/v1)"));
+        return Err(bad(
+            "incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        ));
     }
     if t.start.contains("..") || t.start.starts_with('/') {
         return Err(bad("path traversal or absolute path not allowed"));
@@ -155,9 +157,7 @@ pub async fn list(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiErr
     let page = match source {
         Source::Cache(at) => {
             let cache = api.cache(&rt);
-            let (items, revision) = cache
-                .list(&prefix, at, &|o| filter.matches(o))
-                .await?;
+            let (items, revision) = cache.list(&prefix, at, &|o| filter.matches(o)).await?;
             ListPage {
                 items: items.iter().map(|o| o.json.clone()).collect(),
                 revision,

@@ -107,7 +107,10 @@ pub async fn watch(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiEr
         Err(e @ ApiError::Expired(_)) => {
             // kube reports a too-old resourceVersion inside the stream, as
             // an ERROR event, so clients handle it as they would mid-watch.
-            let line = event_line("ERROR", &serde_json::to_vec(&e.status()).unwrap_or_default());
+            let line = event_line(
+                "ERROR",
+                &serde_json::to_vec(&e.status()).unwrap_or_default(),
+            );
             let _ = tx.try_send(line);
             drop(tx);
             return Ok(stream_response(rx));
@@ -198,7 +201,11 @@ impl WatchTask {
     }
 }
 
-async fn run(task: WatchTask, started: CacheWatch, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+async fn run(
+    task: WatchTask,
+    started: CacheWatch,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let CacheWatch {
         initial,
         revision,

@@ -20,9 +20,17 @@ use crate::field::FieldError;
 use crate::filter::Filter;
 use crate::http::{Body, json_response};
 use crate::object;
+use crate::patch::{FieldValidation, PatchError, PatchType};
 use crate::resource::ResourceType;
 use crate::storage::{Kv, Write};
 use crate::strategy;
+
+fn patch_error(e: PatchError) -> ApiError {
+    ApiError::Status {
+        code: e.code(),
+        status: e.status(),
+    }
+}
 
 /// How many times a write retries after losing a race.
 const RETRIES: usize = 16;
@@ -35,9 +43,9 @@ const MODIFIED: &str =
 pub fn decode_object(req: &Request) -> Result<Value, ApiError> {
     let ct = req.content_type.split(';').next().unwrap_or("").trim();
     if !ct.is_empty() && ct != "application/json" && ct != "*/*" {
-        return Err(ApiError::UnsupportedMediaType(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
-        )));
+        return Err(ApiError::UnsupportedMediaType(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf".to_string(),
+        ));
     }
     let v: Value = serde_json::from_slice(&req.body).map_err(|e| {
         ApiError::BadRequest(format!(
@@ -90,7 +98,11 @@ fn go_json_error(e: &serde_json::Error) -> String {
     if e.is_eof() {
         "unexpected end of JSON input".to_string()
     } else {
-        format!("invalid character at line {} column {}: {e}", e.line(), e.column())
+        format!(
+            "invalid character at line {} column {}: {e}",
+            e.line(),
+            e.column()
+        )
     }
 }
 
@@ -131,7 +143,8 @@ fn check_type(rt: &ResourceType, v: &mut Value) -> Result<(), ApiError> {
 /// Checks and fills in the namespace of a body against the URL's.
 fn check_namespace(rt: &ResourceType, url_ns: Option<&str>, v: &mut Value) -> Result<(), ApiError> {
     let body_ns = object::namespace(v).to_string();
-    let meta = object::meta_mut(v).ok_or_else(|| ApiError::BadRequest("metadata: expected an object".into()))?;
+    let meta = object::meta_mut(v)
+        .ok_or_else(|| ApiError::BadRequest("metadata: expected an object".into()))?;
     if rt.namespaced {
         let url_ns = url_ns.unwrap_or_default();
         if body_ns.is_empty() {
@@ -156,7 +169,11 @@ fn is_dry_run(req: &Request) -> Result<bool, ApiError> {
             group: "meta.k8s.io".into(),
             kind: "CreateOptions".into(),
             name: String::new(),
-            errors: vec![FieldError::not_supported("dryRun", json!([other]), &["All"])],
+            errors: vec![FieldError::not_supported(
+                "dryRun",
+                json!([other]),
+                &["All"],
+            )],
         }),
     }
 }
@@ -199,7 +216,8 @@ pub async fn create(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
     check_namespace(&rt, req.target.namespace.as_deref(), &mut v)?;
     let dry_run = is_dry_run(&req)?;
     if let Some(m) = object::meta(&v)
-        && m.get("resourceVersion").is_some_and(|rv| rv.as_str().is_some_and(|s| !s.is_empty()))
+        && m.get("resourceVersion")
+            .is_some_and(|rv| rv.as_str().is_some_and(|s| !s.is_empty()))
     {
         return Err(ApiError::Internal(
             "resourceVersion should not be set on objects to be created".into(),
@@ -230,7 +248,10 @@ async fn create_object(
         if generate {
             let prefix = object::meta_str(&v, "generateName").to_string();
             if let Some(m) = object::meta_mut(&mut v) {
-                m.insert("name".into(), json!(format!("{prefix}{}", object::random_suffix())));
+                m.insert(
+                    "name".into(),
+                    json!(format!("{prefix}{}", object::random_suffix())),
+                );
             }
         }
         let name = object::name(&v).to_string();
@@ -239,7 +260,12 @@ async fn create_object(
             return Ok(v);
         }
         strategy::before_create(api, rt, &mut v, dry_run).await?;
-        match api.storage.create(&key, stored(&v)).await.map_err(ApiError::storage)? {
+        match api
+            .storage
+            .create(&key, stored(&v))
+            .await
+            .map_err(ApiError::storage)?
+        {
             Write::Done { revision } => {
                 object::set_resource_version(&mut v, revision);
                 return Ok(v);
@@ -256,7 +282,9 @@ async fn create_object(
             }
         }
     }
-    Err(ApiError::Internal("could not generate a unique name".into()))
+    Err(ApiError::Internal(
+        "could not generate a unique name".into(),
+    ))
 }
 
 /// The system metadata of a new object.
@@ -274,15 +302,20 @@ fn prepare_create(rt: &ResourceType, v: &mut Value) {
     } else {
         m.remove("generation");
     }
-    if rt.status_subresource && matches!(rt.special, crate::resource::Special::Custom { .. }) {
-        if let Some(o) = v.as_object_mut() {
-            o.remove("status");
-        }
+    if rt.status_subresource
+        && matches!(rt.special, crate::resource::Special::Custom { .. })
+        && let Some(o) = v.as_object_mut()
+    {
+        o.remove("status");
     }
 }
 
 /// Refuses creation in a namespace that does not exist or is going away.
-async fn check_namespace_open(api: &Arc<Api>, rt: &ResourceType, v: &Value) -> Result<(), ApiError> {
+async fn check_namespace_open(
+    api: &Arc<Api>,
+    rt: &ResourceType,
+    v: &Value,
+) -> Result<(), ApiError> {
     let ns = object::namespace(v);
     let key = format!("/registry/namespaces/{ns}");
     let (kv, _) = api.storage.get(&key).await.map_err(ApiError::storage)?;
@@ -346,7 +379,8 @@ pub async fn update(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
                 )],
             });
         }
-        if !precondition.is_empty() && precondition != object::meta_str(current, "resourceVersion") {
+        if !precondition.is_empty() && precondition != object::meta_str(current, "resourceVersion")
+        {
             return Err(ApiError::Conflict {
                 what: rt.qualified(),
                 name: name.clone(),
@@ -370,7 +404,12 @@ enum Next {
 /// Builds the object an update stores from the client's and the current:
 /// system metadata is kept, status or spec changes are dropped as the
 /// endpoint requires, and generation counts spec changes.
-fn merge_update(rt: &ResourceType, current: &Value, mut new: Value, status_endpoint: bool) -> Value {
+fn merge_update(
+    rt: &ResourceType,
+    current: &Value,
+    mut new: Value,
+    status_endpoint: bool,
+) -> Value {
     if rt.status_subresource {
         if status_endpoint {
             // Only status changes through /status.
@@ -419,11 +458,18 @@ fn merge_update(rt: &ResourceType, current: &Value, mut new: Value, status_endpo
         m.remove("selfLink");
         m.insert(
             "resourceVersion".into(),
-            cur_meta.get("resourceVersion").cloned().unwrap_or(Value::Null),
+            cur_meta
+                .get("resourceVersion")
+                .cloned()
+                .unwrap_or(Value::Null),
         );
     }
     if rt.tracks_generation && spec_changed(current, &new) {
-        let g = cur_meta.get("generation").and_then(Value::as_i64).unwrap_or(0) + 1;
+        let g = cur_meta
+            .get("generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            + 1;
         if let Some(m) = object::meta_mut(&mut new) {
             m.insert("generation".into(), json!(g));
         }
@@ -487,7 +533,9 @@ async fn guaranteed_update(
         let write = if finish_delete {
             api.storage.delete(&key, kv.mod_revision).await
         } else {
-            api.storage.update(&key, stored(&new), kv.mod_revision).await
+            api.storage
+                .update(&key, stored(&new), kv.mod_revision)
+                .await
         }
         .map_err(ApiError::storage)?;
         match write {
@@ -521,13 +569,29 @@ pub async fn patch(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiEr
     let name = req.target.name.clone().unwrap_or_default();
     let dry_run = is_dry_run(&req)?;
     let status = req.target.subresource.as_deref() == Some("status");
-    let kind = crate::patch_glue::PatchKind::from_content_type(&rt, &req.content_type)?;
+    let custom = matches!(rt.special, crate::resource::Special::Custom { .. });
+    let kind = PatchType::from_content_type(&req.content_type, !custom).map_err(patch_error)?;
+    let validation = match req.query.str("fieldValidation") {
+        "Strict" => FieldValidation::Strict,
+        "Ignore" => FieldValidation::Ignore,
+        _ => FieldValidation::Warn,
+    };
+    let meta = if custom {
+        None
+    } else {
+        crate::patch::builtin_patch_meta(&rt.group, &rt.kind)
+    };
     let body = req.body.clone();
     let (code, out) = guaranteed_update(api, &req, &name, dry_run, |current| {
         let Some(current) = current else {
             return Err(not_found(&rt, &name));
         };
-        let mut patched = crate::patch_glue::apply(&rt, kind, current, &body)?;
+        let result =
+            crate::patch::apply(kind, current, &body, meta, validation).map_err(patch_error)?;
+        if validation == FieldValidation::Strict && !result.strict_errors.is_empty() {
+            return Err(patch_error(result.strict_error(&[])));
+        }
+        let mut patched = result.object;
         check_type(&rt, &mut patched)?;
         if object::name(&patched) != name {
             return Err(ApiError::BadRequest(format!(
@@ -536,7 +600,8 @@ pub async fn patch(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiEr
             )));
         }
         let precondition = object::meta_str(&patched, "resourceVersion");
-        if !precondition.is_empty() && precondition != object::meta_str(current, "resourceVersion") {
+        if !precondition.is_empty() && precondition != object::meta_str(current, "resourceVersion")
+        {
             return Err(ApiError::Conflict {
                 what: rt.qualified(),
                 name: name.clone(),
@@ -581,7 +646,15 @@ pub async fn delete(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
     let name = req.target.name.clone().unwrap_or_default();
     let options = delete_options(&req)?;
     let dry_run = is_dry_run(&req)?;
-    let (code, body) = delete_object(api, &rt, req.target.namespace.as_deref(), &name, &options, dry_run).await?;
+    let (code, body) = delete_object(
+        api,
+        &rt,
+        req.target.namespace.as_deref(),
+        &name,
+        &options,
+        dry_run,
+    )
+    .await?;
     Ok(json_response(code, &body))
 }
 
@@ -710,7 +783,9 @@ pub async fn delete_collection(api: &Arc<Api>, req: Request) -> Result<Response<
     let prefix = rt.prefix(req.target.namespace.as_deref());
     let cache = api.cache(&rt);
     let (items, revision) = cache
-        .list(&prefix, crate::cache::ReadAt::Consistent, &|o| filter.matches(o))
+        .list(&prefix, crate::cache::ReadAt::Consistent, &|o| {
+            filter.matches(o)
+        })
         .await?;
     let mut deleted = Vec::new();
     for o in items {

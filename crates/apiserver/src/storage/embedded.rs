@@ -3,10 +3,12 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use causeway_store::request::{
-    Compare, CompareResult, CompareTarget, DeleteRangeRequest, PutRequest, RangeRequest,
-    RequestOp, ResponseOp, TxnRequest,
+    Compare, CompareResult, CompareTarget, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp,
+    ResponseOp, TxnRequest,
 };
-use causeway_store::{EventKind, KeyRange, KeyValue, Store, WatchCommand, WatchCreate, WatchResponse};
+use causeway_store::{
+    EventKind, KeyRange, KeyValue, Store, WatchCommand, WatchCreate, WatchResponse,
+};
 
 use super::{Change, Kv, Page, Storage, StorageError, Watch, WatchItem, Write, prefix_end};
 
@@ -96,7 +98,11 @@ impl Storage for Embedded {
         let items = resp.kvs.into_iter().map(to_kv).collect::<Result<_, _>>()?;
         Ok(Page {
             items,
-            revision: if revision > 0 { revision } else { resp.revision },
+            revision: if revision > 0 {
+                revision
+            } else {
+                resp.revision
+            },
             remaining: if resp.more { resp.count - returned } else { 0 },
         })
     }
@@ -116,7 +122,8 @@ impl Storage for Embedded {
             range: KeyRange::Single(Bytes::copy_from_slice(key.as_bytes())),
             prev_kv: false,
         });
-        self.guarded(key, CompareTarget::Mod(expected), delete).await
+        self.guarded(key, CompareTarget::Mod(expected), delete)
+            .await
     }
 
     async fn watch(&self, prefix: &str, after: i64) -> Result<Watch, StorageError> {
@@ -140,9 +147,7 @@ impl Storage for Embedded {
             loop {
                 let item = match responses.recv().await? {
                     WatchResponse::Created { error: None, .. } => continue,
-                    WatchResponse::Created {
-                        error: Some(_), ..
-                    } => Err(StorageError::Closed),
+                    WatchResponse::Created { error: Some(_), .. } => Err(StorageError::Closed),
                     WatchResponse::Events { events, .. } => events
                         .into_iter()
                         .map(|e| {

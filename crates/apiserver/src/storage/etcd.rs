@@ -92,7 +92,11 @@ impl Storage for Etcd {
             .get(from, Some(options))
             .await
             .map_err(|e| list_error(e, revision))?;
-        let items = resp.kvs().iter().map(to_kv).collect::<Result<Vec<_>, _>>()?;
+        let items = resp
+            .kvs()
+            .iter()
+            .map(to_kv)
+            .collect::<Result<Vec<_>, _>>()?;
         let returned = items.len() as i64;
         let now = resp.header().map_or(0, |h| h.revision());
         Ok(Page {
@@ -183,7 +187,10 @@ impl Storage for Etcd {
         let resp = self
             .client
             .kv_client()
-            .get("/registry/health", Some(GetOptions::new().with_count_only()))
+            .get(
+                "/registry/health",
+                Some(GetOptions::new().with_count_only()),
+            )
             .await
             .map_err(StorageError::Etcd)?;
         Ok(resp.header().map_or(0, |h| h.revision()))

@@ -212,6 +212,9 @@ mod tests {
 
     #[test]
     fn prefix_end_bumps_the_last_byte() {
-        assert_eq!(prefix_end("/registry/configmaps/"), b"/registry/configmaps0".to_vec());
+        assert_eq!(
+            prefix_end("/registry/configmaps/"),
+            b"/registry/configmaps0".to_vec()
+        );
     }
 }

@@ -1,0 +1,421 @@
+//! kube-rs against the server: CRUD, conflicts, lists, watches, a
+//! reflector and a controller, on the embedded store and on etcd.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use causeway_testkit::{ApiServer, Backend, CausewayProcess, Etcd};
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::json;
+
+fn cm(name: &str, data: serde_json::Value) -> ConfigMap {
+    serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": {"app": "demo"}},
+        "data": data,
+    }))
+    .unwrap()
+}
+
+/// The whole client scenario, run once per backend.
+async fn crud_list_watch(server: &ApiServer) {
+    let client = server.client().unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+
+    // Create, and the system metadata is filled in.
+    let created = cms
+        .create(&PostParams::default(), &cm("one", json!({"a": "1"})))
+        .await
+        .unwrap();
+    let meta = &created.metadata;
+    assert!(meta.uid.as_ref().is_some_and(|u| u.len() == 36));
+    assert!(meta.creation_timestamp.is_some());
+    let rv1: i64 = meta.resource_version.as_ref().unwrap().parse().unwrap();
+    assert!(rv1 > 0);
+
+    // A second create of the same name is AlreadyExists.
+    let err = cms
+        .create(&PostParams::default(), &cm("one", json!({})))
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(s) => {
+            assert_eq!(s.code, 409);
+            assert_eq!(s.reason, "AlreadyExists");
+            assert_eq!(s.message, "configmaps \"one\" already exists");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Update with a stale resourceVersion is a Conflict.
+    let mut fresh = cms.get("one").await.unwrap();
+    fresh.data = Some([("a".to_string(), "2".to_string())].into());
+    let updated = cms
+        .replace("one", &PostParams::default(), &fresh)
+        .await
+        .unwrap();
+    assert_ne!(
+        updated.metadata.resource_version,
+        created.metadata.resource_version
+    );
+    let err = cms
+        .replace("one", &PostParams::default(), &fresh)
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(s) => {
+            assert_eq!(s.code, 409);
+            assert_eq!(s.reason, "Conflict");
+            assert!(
+                s.message.contains("the object has been modified"),
+                "{}",
+                s.message
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Patches of every kind.
+    let p = cms
+        .patch(
+            "one",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"b": "2"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.data.as_ref().unwrap()["b"], "2");
+    let p = cms
+        .patch(
+            "one",
+            &PatchParams::default(),
+            &Patch::<()>::Json(
+                serde_json::from_value(json!([{"op": "remove", "path": "/data/a"}])).unwrap(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(!p.data.as_ref().unwrap().contains_key("a"));
+    let p = cms
+        .patch(
+            "one",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"metadata": {"finalizers": ["example.com/hold"]}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        p.metadata.finalizers.as_deref(),
+        Some(&["example.com/hold".to_string()][..])
+    );
+
+    // An unchanged update writes nothing: the resourceVersion stays.
+    let same = cms
+        .replace("one", &PostParams::default(), &p)
+        .await
+        .unwrap();
+    assert_eq!(same.metadata.resource_version, p.metadata.resource_version);
+
+    // Delete with a finalizer marks, and removing the finalizer deletes.
+    cms.delete("one", &DeleteParams::default()).await.unwrap();
+    let marked = cms.get("one").await.unwrap();
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    cms.patch(
+        "one",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert!(cms.get_opt("one").await.unwrap().is_none());
+
+    // Lists: selectors, limit and continue over a consistent snapshot.
+    for i in 0..25 {
+        let mut c = cm(&format!("item-{i:02}"), json!({"i": i.to_string()}));
+        if i % 2 == 0 {
+            c.metadata.labels = Some([("parity".to_string(), "even".to_string())].into());
+        }
+        cms.create(&PostParams::default(), &c).await.unwrap();
+    }
+    let even = cms
+        .list(&ListParams::default().labels("parity=even"))
+        .await
+        .unwrap();
+    assert_eq!(even.items.len(), 13);
+    let first = cms.list(&ListParams::default().limit(10)).await.unwrap();
+    assert_eq!(first.items.len(), 10);
+    let token = first.metadata.continue_.clone().unwrap();
+    assert_eq!(first.metadata.remaining_item_count, Some(15));
+    // A write between pages does not show up in the snapshot.
+    cms.create(&PostParams::default(), &cm("item-99", json!({})))
+        .await
+        .unwrap();
+    let mut names: Vec<String> = first
+        .items
+        .iter()
+        .map(|c| c.metadata.name.clone().unwrap())
+        .collect();
+    let mut cont = Some(token);
+    while let Some(c) = cont {
+        let page = cms
+            .list(&ListParams::default().limit(10).continue_token(&c))
+            .await
+            .unwrap();
+        names.extend(page.items.iter().map(|c| c.metadata.name.clone().unwrap()));
+        cont = page.metadata.continue_.filter(|c| !c.is_empty());
+    }
+    assert_eq!(names.len(), 25);
+    assert!(!names.contains(&"item-99".to_string()));
+    let by_name = cms
+        .list(&ListParams::default().fields("metadata.name=item-03"))
+        .await
+        .unwrap();
+    assert_eq!(by_name.items.len(), 1);
+    let err = cms
+        .list(&ListParams::default().fields("spec.nope=1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 400),
+        "{err:?}"
+    );
+    let err = cms
+        .list(&ListParams::default().labels("a b"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 400),
+        "{err:?}"
+    );
+
+    // A watch from a resourceVersion sees exactly what happened after it.
+    let list = cms.list(&ListParams::default()).await.unwrap();
+    let from = list.metadata.resource_version.clone().unwrap();
+    let mut stream = cms
+        .watch(&WatchParams::default().timeout(10), &from)
+        .await
+        .unwrap()
+        .boxed();
+    cms.patch(
+        "item-00",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"x": "y"}})),
+    )
+    .await
+    .unwrap();
+    cms.delete("item-01", &DeleteParams::default())
+        .await
+        .unwrap();
+    match stream.try_next().await.unwrap() {
+        Some(WatchEvent::Modified(c)) => assert_eq!(c.metadata.name.as_deref(), Some("item-00")),
+        other => panic!("{other:?}"),
+    }
+    match stream.try_next().await.unwrap() {
+        Some(WatchEvent::Deleted(c)) => assert_eq!(c.metadata.name.as_deref(), Some("item-01")),
+        other => panic!("{other:?}"),
+    }
+
+    // A label-filtered watch sees an object that stops matching as DELETED.
+    let list = cms.list(&ListParams::default()).await.unwrap();
+    let from = list.metadata.resource_version.clone().unwrap();
+    let mut evens = cms
+        .watch(
+            &WatchParams::default().labels("parity=even").timeout(10),
+            &from,
+        )
+        .await
+        .unwrap()
+        .boxed();
+    cms.patch(
+        "item-02",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"parity": "odd"}}})),
+    )
+    .await
+    .unwrap();
+    match evens.try_next().await.unwrap() {
+        Some(WatchEvent::Deleted(c)) => assert_eq!(c.metadata.name.as_deref(), Some("item-02")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn kube_client_on_the_embedded_store() {
+    let server = ApiServer::start().await.unwrap();
+    crud_list_watch(&server).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn kube_client_on_causeway_store() {
+    let store = CausewayProcess::start_sqlite(&[]).await.unwrap();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let server = ApiServer::start_in(dir, Backend::Etcd(store.endpoint()))
+        .await
+        .unwrap();
+    crud_list_watch(&server).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn kube_client_on_real_etcd() {
+    let etcd = Etcd::start().await.unwrap();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let server = ApiServer::start_in(dir, Backend::Etcd(etcd.endpoint()))
+        .await
+        .unwrap();
+    crud_list_watch(&server).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn watcher_reflector_and_controller() {
+    use kube::runtime::controller::{Action, Controller};
+    let server = ApiServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+
+    // A reflector fills its store from list + watch.
+    let (reader, writer) = kube::runtime::reflector::store::<ConfigMap>();
+    let reflector =
+        kube::runtime::reflector(writer, watcher(cms.clone(), watcher::Config::default()))
+            .applied_objects()
+            .for_each(|_| async {});
+    let reflector = tokio::spawn(reflector);
+    for i in 0..5 {
+        cms.create(&PostParams::default(), &cm(&format!("r{i}"), json!({})))
+            .await
+            .unwrap();
+    }
+    causeway_testkit::wait_for(Duration::from_secs(10), || async {
+        reader.state().len() == 5
+    })
+    .await
+    .unwrap();
+
+    // A controller reconciles every ConfigMap: it stamps an annotation.
+    let api = cms.clone();
+    let controller = Controller::new(cms.clone(), watcher::Config::default())
+        .run(
+            move |obj: Arc<ConfigMap>, _ctx: Arc<()>| {
+                let api = api.clone();
+                async move {
+                    let name = obj.metadata.name.clone().unwrap_or_default();
+                    api.patch(
+                        &name,
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({"metadata": {"annotations": {"reconciled": "yes"}}})),
+                    )
+                    .await?;
+                    Ok::<_, kube::Error>(Action::await_change())
+                }
+            },
+            |_obj, _err: &kube::Error, _ctx| Action::requeue(Duration::from_secs(1)),
+            Arc::new(()),
+        )
+        .for_each(|_| async {});
+    let controller = tokio::spawn(controller);
+    cms.create(&PostParams::default(), &cm("late", json!({})))
+        .await
+        .unwrap();
+    causeway_testkit::wait_for(Duration::from_secs(15), || {
+        let cms = cms.clone();
+        async move {
+            let list = cms.list(&ListParams::default()).await.unwrap();
+            list.items.len() == 6
+                && list.items.iter().all(|c| {
+                    c.metadata
+                        .annotations
+                        .as_ref()
+                        .is_some_and(|a| a.get("reconciled").map(String::as_str) == Some("yes"))
+                })
+        }
+    })
+    .await
+    .unwrap();
+    controller.abort();
+    reflector.abort();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn namespaces_and_services() {
+    let server = ApiServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let names: Vec<String> = nss
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|n| n.metadata.name.unwrap())
+        .collect();
+    for want in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(names.contains(&want.to_string()), "{names:?}");
+    }
+    // Creating in a namespace that does not exist is NotFound.
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "nowhere");
+    let err = cms
+        .create(&PostParams::default(), &cm("x", json!({})))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 404 && s.message == "namespaces \"nowhere\" not found"),
+        "{err:?}"
+    );
+
+    // Deleting a namespace empties it, then removes it.
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "scratch"}})).unwrap();
+    let ns = nss.create(&PostParams::default(), &ns).await.unwrap();
+    assert_eq!(ns.status.unwrap().phase.as_deref(), Some("Active"));
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "scratch");
+    cms.create(&PostParams::default(), &cm("inside", json!({})))
+        .await
+        .unwrap();
+    nss.delete("scratch", &DeleteParams::default())
+        .await
+        .unwrap();
+    causeway_testkit::wait_for(Duration::from_secs(10), || {
+        let nss = nss.clone();
+        async move { nss.get_opt("scratch").await.unwrap().is_none() }
+    })
+    .await
+    .unwrap();
+    assert!(cms.get_opt("inside").await.unwrap().is_none());
+
+    // Services get distinct ClusterIPs from the range.
+    let svcs: Api<Service> = Api::namespaced(client.clone(), "default");
+    let mut ips = std::collections::HashSet::new();
+    for i in 0..20 {
+        let svc: Service = serde_json::from_value(json!({
+            "metadata": {"name": format!("svc-{i}")},
+            "spec": {"ports": [{"port": 80}], "selector": {"app": "x"}},
+        }))
+        .unwrap();
+        let svc = svcs.create(&PostParams::default(), &svc).await.unwrap();
+        let spec = svc.spec.unwrap();
+        let ip = spec.cluster_ip.unwrap();
+        assert!(ip.starts_with("10."), "{ip}");
+        assert!(ips.insert(ip));
+        assert_eq!(spec.ports.unwrap()[0].protocol.as_deref(), Some("TCP"));
+    }
+    // Asking for a taken IP is Invalid.
+    let taken = ips.iter().next().unwrap().clone();
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": {"name": "dup"},
+        "spec": {"ports": [{"port": 80}], "clusterIP": taken},
+    }))
+    .unwrap();
+    let err = svcs.create(&PostParams::default(), &svc).await.unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 422 && s.message.contains("provided IP is already allocated")),
+        "{err:?}"
+    );
+    server.stop().await;
+}
