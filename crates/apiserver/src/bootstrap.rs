@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use causeway_identity::ca::CaError;
+use causeway_identity::pem;
 use causeway_identity::spiffe_id::SpiffeIdError;
 use causeway_identity::svid::SvidError;
 use causeway_identity::{CertificateAuthority, SpiffeId, SvidRequest, TrustDomain, X509Svid};
@@ -50,6 +51,9 @@ pub enum BootstrapError {
     /// rustls refused the configuration.
     #[error("TLS configuration")]
     Tls(#[source] rustls::Error),
+    /// A file could not be written.
+    #[error("cannot write a file")]
+    Write(#[source] causeway_identity::pem::PemError),
     /// A default object could not be created.
     #[error("creating {what}: {source}")]
     Create {
@@ -108,11 +112,11 @@ impl Pki {
             _ => {
                 let bytes: [u8; 32] = rand::random();
                 let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                write_private(&token_path, token.as_bytes()).map_err(io(&token_path))?;
+                pem::write_private(&token_path, token.as_bytes()).map_err(BootstrapError::Write)?;
                 token
             }
         };
-        let ca_pem = pem_of(ca.root());
+        let ca_pem = pem::encode_certs(std::iter::once(ca.root()));
         Ok(Pki {
             ca_pem,
             serving,
@@ -158,31 +162,6 @@ pub fn kubeconfig(url: &str, ca_pem: &str, token: &str) -> String {
     });
     // Serializing a Value cannot fail.
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
-}
-
-fn pem_of(der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
-
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut f = opts.open(path)?;
-    f.write_all(data)?;
-    f.sync_all()
 }
 
 fn fresh(s: &X509Svid) -> bool {

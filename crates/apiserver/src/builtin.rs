@@ -48,7 +48,11 @@ impl Builtin {
             unconditional_update: true,
             name_rule: NameRule::Subdomain,
             special: Special::None,
-            selectable_fields: Vec::new(),
+            selectable_fields: crate::selector::supported_fields(self.group, self.kind)
+                .iter()
+                .filter(|f| !f.starts_with("metadata."))
+                .map(|f| f.to_string())
+                .collect(),
             verbs: ALL_VERBS.to_vec(),
         }
     }
@@ -79,7 +83,6 @@ pub fn resources() -> Vec<ResourceType> {
     namespaces.name_rule = NameRule::Label;
     namespaces.status_subresource = true;
     namespaces.special = Special::Namespace;
-    namespaces.selectable_fields = vec!["status.phase".into()];
     namespaces.verbs = vec![
         "create", "delete", "get", "list", "patch", "update", "watch",
     ];
@@ -99,7 +102,6 @@ pub fn resources() -> Vec<ResourceType> {
     services.name_rule = NameRule::Rfc1035Label;
     services.status_subresource = true;
     services.special = Special::Service;
-    services.selectable_fields = vec!["spec.clusterIP".into(), "spec.type".into()];
 
     let mut endpoints = core(
         "endpoints",
@@ -122,8 +124,7 @@ pub fn resources() -> Vec<ResourceType> {
     )
     .build();
 
-    let mut secrets = core("secrets", "secret", "Secret", true, &[], "secrets").build();
-    secrets.selectable_fields = vec!["type".into()];
+    let secrets = core("secrets", "secret", "Secret", true, &[], "secrets").build();
 
     let serviceaccounts = core(
         "serviceaccounts",
@@ -137,22 +138,6 @@ pub fn resources() -> Vec<ResourceType> {
 
     let mut events = core("events", "event", "Event", true, &["ev"], "events").build();
     events.create_on_update = true;
-    events.selectable_fields = [
-        "involvedObject.kind",
-        "involvedObject.namespace",
-        "involvedObject.name",
-        "involvedObject.uid",
-        "involvedObject.apiVersion",
-        "involvedObject.resourceVersion",
-        "involvedObject.fieldPath",
-        "reason",
-        "reportingComponent",
-        "source",
-        "type",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
 
     let mut crds = Builtin {
         group: "apiextensions.k8s.io",

@@ -81,7 +81,8 @@ pub struct ResourceType {
     /// Kind-specific behaviour.
     pub special: Special,
     /// Fields usable in field selectors beyond `metadata.name` and
-    /// `metadata.namespace`.
+    /// `metadata.namespace` (for built-in kinds, the selector module's
+    /// table); the watch cache keeps their values.
     pub selectable_fields: Vec<String>,
     /// The verbs discovery lists.
     pub verbs: Vec<&'static str>,
@@ -135,13 +136,6 @@ impl ResourceType {
             Value::Null => String::new(),
             other => other.to_string(),
         })
-    }
-
-    /// Whether a field may be used in a field selector.
-    pub fn is_selectable(&self, field: &str) -> bool {
-        field == "metadata.name"
-            || (field == "metadata.namespace" && self.namespaced)
-            || self.selectable_fields.iter().any(|f| f == field)
     }
 }
 

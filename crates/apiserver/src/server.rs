@@ -118,14 +118,14 @@ fn authorized(api: &Api, req: &Request<Incoming>) -> bool {
     match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
             !api.config.admin_token.is_empty()
-                && ring_eq(token.trim().as_bytes(), api.config.admin_token.as_bytes())
+                && constant_time_eq(token.trim().as_bytes(), api.config.admin_token.as_bytes())
         }
         _ => false,
     }
 }
 
 /// Compares secrets in time independent of where they differ.
-fn ring_eq(a: &[u8], b: &[u8]) -> bool {
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

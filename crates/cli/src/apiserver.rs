@@ -97,8 +97,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let url = format!("https://{addr}");
     let kubeconfig_path = args.data_dir.join("admin.kubeconfig");
-    write_private(&kubeconfig_path, pki.kubeconfig(&url).as_bytes())
-        .with_context(|| format!("cannot write {}", kubeconfig_path.display()))?;
+    // The data directory exists: the PKI was just set up under it.
+    causeway_identity::pem::write_private(&kubeconfig_path, pki.kubeconfig(&url).as_bytes())?;
     let tls = pki.server_config()?;
     eprintln!("causeway apiserver: serving the Kubernetes API on {url}");
     eprintln!(
@@ -110,19 +110,4 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         store.close().await;
     }
     Ok(())
-}
-
-fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut f = opts.open(path)?;
-    f.write_all(data)
 }

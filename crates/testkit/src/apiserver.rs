@@ -122,6 +122,17 @@ impl ApiServer {
         &self.pki.ca_pem
     }
 
+    /// The CA certificate, DER.
+    pub fn ca_der(&self) -> Result<Vec<u8>, Error> {
+        let certs = causeway_identity::pem::decode_certs(self.pki.ca_pem.as_bytes(), "the test CA")
+            .map_err(|e| Error::Missing(format!("CA certificate: {}", error_chain(&e))))?;
+        certs
+            .into_iter()
+            .next()
+            .map(|c| c.to_vec())
+            .ok_or_else(|| Error::Missing("the test CA has no certificate".into()))
+    }
+
     /// Writes an admin kubeconfig for kubectl and returns its path.
     pub fn write_kubeconfig(&self) -> Result<PathBuf, Error> {
         let path = self.dir.path().join("admin.kubeconfig");
@@ -133,7 +144,7 @@ impl ApiServer {
     pub fn client(&self) -> Result<kube::Client, Error> {
         let fail = |e: &dyn std::fmt::Display| Error::Missing(format!("kube client: {e}"));
         let mut config = kube::Config::new(self.url.parse().map_err(|e| fail(&e))?);
-        config.root_cert = Some(vec![pem_to_der(&self.pki.ca_pem)]);
+        config.root_cert = Some(vec![self.ca_der()?]);
         config.auth_info.token = Some(self.pki.admin_token.clone().into());
         config.default_namespace = "default".into();
         kube::Client::try_from(config).map_err(|e| fail(&e))
@@ -182,15 +193,6 @@ async fn open_store(dir: &Path) -> Result<Store, Error> {
             Err(e) => return Err(Error::Missing(format!("store: {}", error_chain(&e)))),
         }
     }
-}
-
-fn pem_to_der(pem: &str) -> Vec<u8> {
-    use base64::Engine;
-    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    // The PEM was written by this crate's server from DER, so it decodes.
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap_or_default()
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -276,8 +276,7 @@ pub fn list_response(rt: &ResourceType, page: ListPage) -> Response<Body> {
             body.put_u8(b',');
         }
         if rt.version_differs_from_storage() {
-            let v: Value = serde_json::from_slice(item).unwrap_or(Value::Null);
-            let mut v = v;
+            let mut v: Value = serde_json::from_slice(item).unwrap_or(Value::Null);
             if let Some(o) = v.as_object_mut() {
                 o.insert("apiVersion".into(), Value::String(api_version.clone()));
             }

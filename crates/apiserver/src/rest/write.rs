@@ -47,13 +47,7 @@ pub fn decode_object(req: &Request) -> Result<Value, ApiError> {
             "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf".to_string(),
         ));
     }
-    let v: Value = serde_json::from_slice(&req.body).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "Object 'Kind' is missing in '{}'",
-            String::from_utf8_lossy(&req.body[..req.body.len().min(1024)])
-        ))
-        .or_json(e)
-    })?;
+    let v: Value = serde_json::from_slice(&req.body).map_err(|e| decode_error(&e, &req.body))?;
     if !v.is_object() {
         return Err(ApiError::BadRequest(format!(
             "couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
@@ -74,21 +68,18 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-trait OrJson {
-    fn or_json(self, e: serde_json::Error) -> ApiError;
-}
-
-impl OrJson for ApiError {
-    /// A body that is not JSON at all gets kube's decode message.
-    fn or_json(self, e: serde_json::Error) -> ApiError {
-        if e.is_syntax() || e.is_eof() {
-            ApiError::BadRequest(format!(
-                "couldn't get version/kind; json parse error: {}",
-                go_json_error(&e)
-            ))
-        } else {
-            self
-        }
+/// What kube answers a body it cannot read as JSON.
+fn decode_error(e: &serde_json::Error, body: &[u8]) -> ApiError {
+    if e.is_syntax() || e.is_eof() {
+        ApiError::BadRequest(format!(
+            "couldn't get version/kind; json parse error: {}",
+            go_json_error(e)
+        ))
+    } else {
+        ApiError::BadRequest(format!(
+            "Object 'Kind' is missing in '{}'",
+            String::from_utf8_lossy(&body[..body.len().min(1024)])
+        ))
     }
 }
 
