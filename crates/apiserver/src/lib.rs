@@ -3,3 +3,4 @@
 //! See `docs/architecture.md` for the map of this crate.
 
 pub mod field;
+pub mod schema;
