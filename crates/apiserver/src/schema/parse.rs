@@ -79,10 +79,11 @@ struct Props<'a> {
     x_validations: bool,
 }
 
-/// How deep a schema may nest. kube has no such limit, but its request
-/// decoder stops at a depth of 10000 and schemas deeper than a few dozen
-/// levels do not occur; this bound keeps recursion off the stack limit.
-const MAX_DEPTH: usize = 256;
+/// How deep a schema may nest. kube has no such limit, but a request body
+/// read with serde_json's 128-level limit cannot hold a schema deeper than
+/// about 64 levels anyway; this bound keeps the recursive checks within
+/// the stack of any thread.
+const MAX_DEPTH: usize = 100;
 
 impl<'a> Props<'a> {
     fn parse(value: &'a Value, path: &Path, depth: usize, errs: &mut Vec<FieldError>) -> Props<'a> {
