@@ -130,7 +130,7 @@ fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
 /// govalidator's base64 pattern: standard alphabet, padded, non-empty.
 fn is_base64(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.is_empty() || b.len() % 4 != 0 {
+    if b.is_empty() || !b.len().is_multiple_of(4) {
         return false;
     }
     let alpha = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
@@ -347,7 +347,7 @@ fn is_isbn10(s: &str) -> bool {
         };
         sum += (i as u32 + 1) * v;
     }
-    sum % 11 == 0
+    sum.is_multiple_of(11)
 }
 
 fn is_isbn13(s: &str) -> bool {
@@ -362,7 +362,7 @@ fn is_isbn13(s: &str) -> bool {
         };
         sum += if i % 2 == 0 { d } else { 3 * d };
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// govalidator's credit card check: strip non-digits, match the issuer
@@ -395,7 +395,7 @@ fn is_credit_card(s: &str) -> bool {
         sum += d;
         double = !double;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// `strfmt.IsDate`: Go's `time.Parse("2006-01-02", s)`.
@@ -421,7 +421,7 @@ pub(crate) fn days_in_month(y: u32, m: u32) -> u32 {
     match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
         2 => 28,
         _ => 0,
     }

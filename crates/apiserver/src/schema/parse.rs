@@ -114,11 +114,10 @@ impl<'a> Props<'a> {
                 "description" => p.description = str_of(v, &here, errs),
                 "id" => p.id = str_of(v, &here, errs),
                 "$schema" => p.schema_uri = str_of(v, &here, errs),
-                "$ref" => {
-                    if !v.is_null() {
+                "$ref"
+                    if !v.is_null() => {
                         p.ref_ = Some(str_of(v, &here, errs));
                     }
-                }
                 "pattern" => p.pattern = str_of(v, &here, errs),
                 "nullable" => p.nullable = bool_of(v, &here, errs),
                 "uniqueItems" => p.unique_items = bool_of(v, &here, errs),
@@ -126,17 +125,15 @@ impl<'a> Props<'a> {
                 "exclusiveMinimum" => p.exclusive_minimum = bool_of(v, &here, errs),
                 "x-kubernetes-embedded-resource" => p.x_embedded = bool_of(v, &here, errs),
                 "x-kubernetes-int-or-string" => p.x_int_or_string = bool_of(v, &here, errs),
-                "x-kubernetes-preserve-unknown-fields" => {
-                    if !v.is_null() {
+                "x-kubernetes-preserve-unknown-fields"
+                    if !v.is_null() => {
                         p.x_preserve = Some(bool_of(v, &here, errs));
                     }
-                }
-                "default" => {
+                "default"
                     // A pointer field: JSON null leaves it unset.
-                    if !v.is_null() {
+                    if !v.is_null() => {
                         p.default = Some(v);
                     }
-                }
                 "example" => {}
                 "externalDocs" => p.external_docs = !v.is_null(),
                 "maximum" => p.maximum = f64_of(v, &here, errs),
@@ -150,16 +147,14 @@ impl<'a> Props<'a> {
                 "minProperties" => p.min_properties = i64_of(v, &here, errs),
                 "required" => p.required = str_list(v, &here, errs),
                 "x-kubernetes-list-map-keys" => p.x_list_map_keys = str_list(v, &here, errs),
-                "x-kubernetes-list-type" => {
-                    if !v.is_null() {
+                "x-kubernetes-list-type"
+                    if !v.is_null() => {
                         p.x_list_type = Some(str_of(v, &here, errs));
                     }
-                }
-                "x-kubernetes-map-type" => {
-                    if !v.is_null() {
+                "x-kubernetes-map-type"
+                    if !v.is_null() => {
                         p.x_map_type = Some(str_of(v, &here, errs));
                     }
-                }
                 "x-kubernetes-validations" => {
                     p.x_validations = v.as_array().is_some_and(|a| !a.is_empty());
                 }
@@ -247,11 +242,10 @@ impl<'a> Props<'a> {
                         _ => p.one_of = list,
                     }
                 }
-                "not" => {
-                    if !v.is_null() {
+                "not"
+                    if !v.is_null() => {
                         p.not = Some(Box::new(Props::parse(v, &here, depth + 1, errs)));
                     }
-                }
                 // Unknown keys are a strict-decoding matter for the caller
                 // (JSONSchemaProps has no such field); they carry no meaning.
                 _ => {}
@@ -1023,19 +1017,17 @@ fn openapi_schema(p: &Props, path: &Path, ssv: &Ssv, is_root: bool, errs: &mut V
                         ));
                     }
                 }
-                "object" => {
-                    if is.x_map_type != Some("atomic") {
-                        // kube reports the items' list type here, which an
-                        // object schema normally leaves unset.
-                        let value = is
-                            .x_list_type
-                            .map_or(Value::Null, |s| Value::String(s.to_string()));
-                        errs.push(FieldError::invalid(
-                            path.child("items").child("x-kubernetes-map-type"),
-                            value,
-                            "must be atomic as item of a list with x-kubernetes-list-type=set",
-                        ));
-                    }
+                "object" if is.x_map_type != Some("atomic") => {
+                    // kube reports the items' list type here, which an
+                    // object schema normally leaves unset.
+                    let value = is
+                        .x_list_type
+                        .map_or(Value::Null, |s| Value::String(s.to_string()));
+                    errs.push(FieldError::invalid(
+                        path.child("items").child("x-kubernetes-map-type"),
+                        value,
+                        "must be atomic as item of a list with x-kubernetes-list-type=set",
+                    ));
                 }
                 _ => {}
             }

@@ -305,9 +305,10 @@ fn translate_class(class: &[char], out: &mut String) {
 fn go_error_from(message: &str, translated: &str) -> String {
     let fragment = caret_fragment(message, translated);
     let lower = message.to_ascii_lowercase();
-    let code = if lower.contains("look-around") || lower.contains("backreference") {
-        "invalid or unsupported Perl syntax"
-    } else if lower.contains("unrecognized flag") || lower.contains("flag") {
+    let code = if lower.contains("look-around")
+        || lower.contains("backreference")
+        || lower.contains("flag")
+    {
         "invalid or unsupported Perl syntax"
     } else if lower.contains("escape") {
         "invalid escape sequence"

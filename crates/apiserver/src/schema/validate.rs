@@ -170,7 +170,7 @@ fn is_json_integer(f: f64) -> bool {
 /// Go's `int64(f)` on amd64: truncation, and the minimum int64 for
 /// anything out of range.
 fn go_int64(f: f64) -> i64 {
-    if f.is_nan() || !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&f) {
+    if f.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
         i64::MIN
     } else {
         f.trunc() as i64
@@ -280,10 +280,11 @@ impl Validator<'_> {
         let is_int_float = matches!(kind, Kind::Int(_)) && contains(Types::NUMBER);
         let t_fmt = n.format.as_ref().map_or("", |(name, _)| name.as_ref());
         let stringish = matches!(kind, Kind::String | Kind::Slice);
-        if !stringish
-            && !t_fmt.is_empty()
-            && !(contains(sch) || fmt_name == t_fmt || is_float_int || is_int_float)
-        {
+        // kube-openapi checks the format first for values that are neither
+        // strings nor lists, and lets a formatted string type take a list.
+        let type_or_format_matches =
+            contains(sch) || fmt_name == t_fmt || is_float_int || is_int_float;
+        if !(stringish || t_fmt.is_empty() || type_or_format_matches) {
             let msg = format!(
                 "{} in body must be of type {}: {}",
                 self.path,
@@ -296,8 +297,8 @@ impl Validator<'_> {
                 msg,
             ));
         }
-        if !(contains(Types::NUMBER) || contains(Types::INTEGER)) && !t_fmt.is_empty() && stringish
-        {
+        let numeric = contains(Types::NUMBER) || contains(Types::INTEGER);
+        if stringish && !(numeric || t_fmt.is_empty()) {
             return Res::counted(1);
         }
         if !(contains(sch) || is_float_int || is_int_float) {
