@@ -1,0 +1,313 @@
+//! One structural-schema engine for built-in kinds and custom resources.
+//!
+//! A [`Schema`] is parsed once (from a CRD version's `openAPIV3Schema`, or
+//! from the `schemars` output of a k8s-openapi type) and then validates,
+//! prunes and defaults objects the way kube-apiserver does. The two kinds
+//! of object are treated differently by kube, and the caller must follow
+//! kube's order for each to answer what kube answers.
+//!
+//! # Custom resources
+//!
+//! For a custom resource kube decodes the body into a map, then, in this
+//! order:
+//!
+//! 1. [`prune`]s fields the schema does not declare (the root keeps
+//!    `apiVersion`, `kind` and `metadata`). With `fieldValidation=Strict`
+//!    any pruned path fails the request with `400 BadRequest` and the
+//!    message [`cannot_handle_message`]`(kind, version,
+//!    &`[`strict_decoding_message`]`(&paths))`, e.g. `Foo in version "v1"
+//!    cannot be handled as a Foo: strict decoding error: unknown field
+//!    "spec.bar", unknown field "spec.baz"`; with `Warn` (the server's
+//!    default) each path becomes one `Warning` header text,
+//!    [`unknown_field_message`] (`unknown field "spec.bar"`); with `Ignore`
+//!    they are dropped silently. The paths are sorted, as kube sorts them.
+//!    Unknown fields inside `metadata` are found by the metadata code, not
+//!    here (kube lists those first).
+//! 2. [`default`]s: removes nulls the schema does not allow (unless a
+//!    default replaces them) and fills in defaults.
+//! 3. validates `metadata` (not this module), then [`validate`]s the
+//!    object: kube-openapi's checks converted to field errors exactly as
+//!    kube converts them, then the `x-kubernetes-list-type` uniqueness
+//!    checks. Any error is a `422 Invalid` for the whole object, e.g.
+//!    `spec.replicas: Invalid value: "string": spec.replicas in body must be
+//!    of type integer: "string"`.
+//!
+//! A CRD's schema is checked when the CRD is created or updated:
+//! [`Schema::from_crd`] returns kube's field errors for a schema kube would
+//! refuse (bad structure, `$ref`, invalid `pattern`, defaults that do not
+//! validate...), for the CRD's own `422`.
+//!
+//! # Built-in kinds
+//!
+//! kube never checks a built-in object against its OpenAPI schema. It
+//! decodes the body into Go structs, so a value of the wrong type is a
+//! `400 BadRequest` decode error whatever `fieldValidation` says, and
+//! unknown fields come from strict decoding. Use [`Schema::check_decode`]:
+//!
+//! * [`DecodeReport::error`], if set, is the whole answer: `400` with
+//!   [`cannot_handle_message`]`(kind, version, error)`, e.g. `ConfigMap in
+//!   version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal
+//!   number into Go struct field ConfigMap.data of type string`.
+//! * otherwise [`DecodeReport::unknown_fields`] (document order, metadata
+//!   included) are handled per `fieldValidation` as in step 1 above.
+//!
+//! Then kube runs the kind's own hand-written validation (not this module).
+//! [`validate`] on a built-in schema is available but is not what kube
+//! does. Duplicate fields (`duplicate field "spec.foo"`) are also a strict
+//! decoding error in kube; a parsed [`Value`] has already lost them, so the
+//! JSON reader must report them if they matter.
+//!
+//! # Performance
+//!
+//! Nodes live in one arena and refer to each other by index, so recursive
+//! types (JSONSchemaProps) are cheap to build and walks are driven only by
+//! the value. Built-in schemas are built once per type and cached. The
+//! walks allocate only when they report something. In a release build a
+//! 1 KiB ConfigMap decodes-checks in about 1 µs, prunes in 0.5 µs and
+//! validates in 3 µs.
+//!
+//! # Not covered here
+//!
+//! * `x-kubernetes-validations` (CEL) rules are accepted but not run.
+//! * ObjectMeta of the root and of embedded resources (kube's
+//!   `objectmeta.Coerce`/`Validate`), including unknown metadata fields.
+//! * The CRD-level rules that need more than the schema: the root
+//!   restrictions when the status subresource is on, and the relaxations
+//!   kube grants on update to schemas it already stored (CRDs are checked
+//!   as if new).
+//! * kube's errors print compound bad values with Go's `%#v`
+//!   (`map[string]interface {}{"name":"a"}`) and floats with `%v` (`1e+06`);
+//!   [`FieldError`] carries the JSON value, so [`go_sharp_v`] and
+//!   [`go_float`] are exported for the printer to use.
+//! * Built-in decode errors name string fields `string` even where Go has a
+//!   named type (`v1.Protocol`), and only the first error in key order is
+//!   reported (Go reports the first in document order).
+
+mod builtin;
+mod decode;
+mod default;
+mod formats;
+mod gofmt;
+mod node;
+mod parse;
+mod prune;
+mod regex_go;
+mod validate;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json::{Map, Value};
+
+pub use decode::DecodeReport;
+pub use gofmt::{go_float, go_json, go_sharp_v};
+
+use crate::field::{FieldError, Path, aggregate, go_quote};
+use node::{NodeId, Origin, Tree};
+
+/// How deep the walks follow a value. kube's own JSON reader stops far
+/// earlier than this in practice (and serde_json at 128 levels); the bound
+/// only keeps hand-built values from exhausting the stack.
+pub(crate) const MAX_VALUE_DEPTH: usize = 512;
+
+/// Why a schema could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// The CRD schema breaks kube's rules. The errors are kube's own, with
+    /// the paths under the schema's location, for the CRD's `422 Invalid`.
+    #[error("{}", aggregate(.0))]
+    Invalid(Vec<FieldError>),
+    /// A built-in type's generated schema is not one this module can read.
+    #[error("built-in schema for {name}: {reason}")]
+    Builtin {
+        /// The type's OpenAPI name.
+        name: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+/// A parsed structural schema, cheap to clone and share between threads.
+#[derive(Clone)]
+pub struct Schema {
+    tree: Arc<Tree>,
+    root: NodeId,
+}
+
+impl Schema {
+    /// Parses and checks a CRD version's `openAPIV3Schema`, located at
+    /// `path` in the CRD (e.g. `spec.versions[0].schema.openAPIV3Schema`)
+    /// so errors carry kube's paths.
+    pub fn from_crd(open_api_v3_schema: &Value, path: &Path) -> Result<Schema, SchemaError> {
+        let tree = parse::parse_crd(open_api_v3_schema, path).map_err(SchemaError::Invalid)?;
+        Ok(Schema {
+            tree: Arc::new(tree),
+            root: 0,
+        })
+    }
+
+    /// The schema of a k8s-openapi type, built on first use and cached.
+    pub fn from_builtin<T: schemars::JsonSchema>() -> Result<Schema, SchemaError> {
+        static CACHE: OnceLock<Mutex<HashMap<String, Schema>>> = OnceLock::new();
+        let key = T::schema_id().into_owned();
+        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+        if let Some(s) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(s.clone());
+        }
+        let generated = schemars::schema_for!(T);
+        let schema = Schema::from_schemars(generated.as_value())?;
+        cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, schema.clone());
+        Ok(schema)
+    }
+
+    /// Builds a built-in schema from `schemars` JSON (draft 2020-12 with
+    /// `$defs`), without caching.
+    pub fn from_schemars(root: &Value) -> Result<Schema, SchemaError> {
+        let (tree, root_id) =
+            builtin::build_builtin(root).map_err(|reason| SchemaError::Builtin {
+                name: root
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                reason,
+            })?;
+        Ok(Schema {
+            tree: Arc::new(tree),
+            root: root_id,
+        })
+    }
+
+    /// Whether this is a built-in type's schema (as opposed to a CRD's).
+    pub fn is_builtin(&self) -> bool {
+        self.tree.origin == Origin::Builtin
+    }
+
+    /// The OpenAPI name of a built-in type (`io.k8s.api.core.v1.ConfigMap`);
+    /// empty for a CRD schema.
+    pub fn name(&self) -> &str {
+        &self.tree.name
+    }
+
+    /// The schema as it was given: a CRD's `openAPIV3Schema`, or the
+    /// `schemars` document of a built-in type.
+    pub fn openapi_v3(&self) -> &Value {
+        &self.tree.raw
+    }
+
+    /// The schema as OpenAPI v3 `components.schemas` entries, every `$ref`
+    /// pointing at `#/components/schemas/<name>`. A built-in yields one
+    /// entry per referenced type plus its own; a CRD schema one entry under
+    /// `name`.
+    pub fn openapi_components(&self, name: &str) -> Map<String, Value> {
+        match self.tree.origin {
+            Origin::Builtin => builtin::components(&self.tree.raw),
+            Origin::Crd => {
+                let mut m = Map::new();
+                m.insert(name.to_string(), self.tree.raw.clone());
+                m
+            }
+        }
+    }
+
+    /// See [`validate`].
+    pub fn validate(&self, value: &Value, path: Option<&Path>) -> Vec<FieldError> {
+        let mut errs = validate::validate_at(&self.tree, self.root, value, path);
+        errs.extend(validate::validate_list_types(
+            &self.tree, self.root, value, path,
+        ));
+        errs
+    }
+
+    /// See [`prune`].
+    pub fn prune(&self, value: &mut Value) -> Vec<String> {
+        let mut paths = Vec::new();
+        let root_embedded = self.tree.origin == Origin::Crd;
+        prune::prune_value(
+            &self.tree,
+            Some(self.root),
+            value,
+            root_embedded,
+            Some(&mut paths),
+        );
+        paths.sort();
+        paths
+    }
+
+    /// See [`default`].
+    pub fn default(&self, value: &mut Value) {
+        if self.tree.origin == Origin::Crd {
+            default::prune_nulls(&self.tree, Some(self.root), value, 0);
+        }
+        default::apply_defaults(&self.tree, self.root, value, 0);
+    }
+
+    /// Decodes a built-in object as kube's Go decoder would and reports
+    /// the decode error and unknown fields kube would find (see the module
+    /// documentation for what to answer). On a CRD schema this reports
+    /// only unknown fields, which [`prune`] also finds.
+    pub fn check_decode(&self, value: &Value) -> DecodeReport {
+        decode::check(&self.tree, self.root, value)
+    }
+}
+
+impl fmt::Debug for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Schema")
+            .field("name", &self.tree.name)
+            .field("origin", &self.tree.origin)
+            .field("nodes", &self.tree.nodes.len())
+            .finish()
+    }
+}
+
+/// Validates `value` as kube validates a custom resource: kube-openapi's
+/// checks converted to field errors exactly as kube converts them, then the
+/// `x-kubernetes-list-type` set/map uniqueness checks. `path` is where the
+/// value sits (`None` for a whole object, whose root-level errors kube
+/// prints under `<nil>`).
+pub fn validate(schema: &Schema, value: &Value, path: Option<&Path>) -> Vec<FieldError> {
+    schema.validate(value, path)
+}
+
+/// Removes the fields `schema` does not declare, as kube's pruning does,
+/// and returns their paths sorted (`spec.foo`, `spec.items[0].bar`).
+pub fn prune(schema: &Schema, value: &mut Value) -> Vec<String> {
+    schema.prune(value)
+}
+
+/// Applies kube's structural defaulting: drops nulls where the schema is
+/// neither nullable nor defaulted, then writes defaults for missing (or
+/// disallowed null) fields, items and additionalProperties values.
+pub fn default(schema: &Schema, value: &mut Value) {
+    schema.default(value)
+}
+
+/// One unknown field as kube words it, in a strict decoding error or a
+/// warning: `unknown field "spec.foo"`.
+pub fn unknown_field_message(path: &str) -> String {
+    format!("unknown field {}", go_quote(path))
+}
+
+/// kube's strict decoding error for several unknown fields:
+/// `strict decoding error: unknown field "spec.foo", unknown field "spec.bar"`.
+pub fn strict_decoding_message(paths: &[String]) -> String {
+    let parts: Vec<String> = paths.iter().map(|p| unknown_field_message(p)).collect();
+    format!("strict decoding error: {}", parts.join(", "))
+}
+
+/// The `400 BadRequest` message kube wraps decode errors in:
+/// `ConfigMap in version "v1" cannot be handled as a ConfigMap: <error>`.
+pub fn cannot_handle_message(kind: &str, version: &str, error: &str) -> String {
+    format!(
+        "{kind} in version {} cannot be handled as a {kind}: {error}",
+        go_quote(version)
+    )
+}
+
+#[cfg(test)]
+mod tests;
