@@ -3,3 +3,5 @@
 //! See `docs/architecture.md` for the map of this crate.
 
 pub mod field;
+pub mod jsonpath;
+pub mod table;
