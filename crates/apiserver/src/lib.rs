@@ -17,6 +17,7 @@ pub mod http;
 pub mod metrics;
 pub mod object;
 mod patch_glue;
+pub mod protobuf;
 pub mod resource;
 pub mod rest;
 mod selector_glue;
