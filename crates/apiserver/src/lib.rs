@@ -20,6 +20,7 @@ pub mod jsonpath;
 pub mod metrics;
 pub mod object;
 pub mod patch;
+pub mod protobuf;
 pub mod resource;
 pub mod rest;
 pub mod schema;

@@ -21,6 +21,7 @@ use crate::filter::Filter;
 use crate::http::{Body, json_response};
 use crate::object;
 use crate::patch::{FieldValidation, PatchError, PatchType};
+use crate::protobuf;
 use crate::resource::ResourceType;
 use crate::storage::{Kv, Write};
 use crate::strategy;
@@ -39,9 +40,14 @@ const RETRIES: usize = 16;
 const MODIFIED: &str =
     "the object has been modified; please apply your changes to the latest version and try again";
 
-/// Parses a request body as a JSON object.
+/// Parses a request body as a JSON object (protobuf bodies are turned into
+/// the JSON kube would have made of them).
 pub fn decode_object(req: &Request) -> Result<Value, ApiError> {
     let ct = req.content_type.split(';').next().unwrap_or("").trim();
+    if ct.eq_ignore_ascii_case(protobuf::MEDIA_TYPE) {
+        let rt = &req.target.resource;
+        return Ok(protobuf::decode(&req.body, &rt.api_version(), &rt.kind)?);
+    }
     if !ct.is_empty() && ct != "application/json" && ct != "*/*" {
         return Err(ApiError::UnsupportedMediaType(
             "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf".to_string(),
@@ -615,8 +621,13 @@ pub(crate) struct DeleteOptions {
 fn delete_options(req: &Request) -> Result<DeleteOptions, ApiError> {
     let mut o = DeleteOptions::default();
     if req.body.iter().any(|b| !b.is_ascii_whitespace()) {
-        let v: Value = serde_json::from_slice(&req.body)
-            .map_err(|e| ApiError::BadRequest(format!("invalid DeleteOptions: {e}")))?;
+        let ct = req.content_type.split(';').next().unwrap_or("").trim();
+        let v: Value = if ct.eq_ignore_ascii_case(protobuf::MEDIA_TYPE) {
+            protobuf::decode(&req.body, "meta.k8s.io/v1", "DeleteOptions")?
+        } else {
+            serde_json::from_slice(&req.body)
+                .map_err(|e| ApiError::BadRequest(format!("invalid DeleteOptions: {e}")))?
+        };
         if let Some(p) = v.get("preconditions") {
             o.uid = p.get("uid").and_then(Value::as_str).map(str::to_string);
             o.resource_version = p
