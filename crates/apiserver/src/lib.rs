@@ -16,6 +16,7 @@ pub mod filter;
 pub mod http;
 pub mod metrics;
 pub mod object;
+pub mod openapi;
 mod patch_glue;
 pub mod resource;
 pub mod rest;
