@@ -164,6 +164,12 @@ async fn route(
     let get = req.method() == Method::GET;
     match parts.as_slice() {
         ["metrics"] if get => return Ok(crate::metrics::response()),
+        ["openapi", rest @ ..] if get => {
+            // Custom resources have no schemas here yet: they are published
+            // as objects that keep any field.
+            let docs = crate::openapi::shared().documents(&resources, &|_| None);
+            return crate::openapi::respond(&docs, rest, req.uri().query(), req.headers());
+        }
         ["api"] if get => {
             return Ok(if discovery::wants_aggregated(&accept) {
                 aggregated(&discovery::aggregated(&resources, true))
