@@ -1829,12 +1829,11 @@ mod tests {
         assert!(!docs.v3.is_empty());
         // Generous even for unoptimised builds; it runs once per snapshot.
         assert!(elapsed < std::time::Duration::from_secs(5), "{elapsed:?}");
+        // A second ask for the same snapshot is the cached documents, not a
+        // rebuild (checked by identity rather than by timing, which flakes).
         let cache = Cache::new();
-        cache.documents(&resources, &none);
-        let started = std::time::Instant::now();
-        for _ in 0..1000 {
-            cache.documents(&resources, &none);
-        }
-        assert!(started.elapsed() < std::time::Duration::from_millis(100));
+        let first = cache.documents(&resources, &none);
+        let again = cache.documents(&resources, &none);
+        assert!(Arc::ptr_eq(&first, &again));
     }
 }
