@@ -2,6 +2,7 @@
 //! names, scopes, short names, storage keys and update rules.
 
 use crate::resource::{NameRule, ResourceType, Special};
+use crate::schema::Schema;
 
 /// The verbs of an ordinary resource.
 pub const ALL_VERBS: &[&str] = &[
@@ -54,6 +55,40 @@ impl Builtin {
                 .map(|f| f.to_string())
                 .collect(),
             verbs: ALL_VERBS.to_vec(),
+        }
+    }
+}
+
+/// The schema a built-in kind is decoded against (from k8s-openapi).
+pub fn schema(group: &str, kind: &str) -> Option<Schema> {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use k8s_openapi::api::core::v1::{
+        ConfigMap, Endpoints, Event, Namespace, Secret, Service, ServiceAccount,
+    };
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let built = match (group, kind) {
+        ("", "ConfigMap") => Schema::from_builtin::<ConfigMap>(),
+        ("", "Endpoints") => Schema::from_builtin::<Endpoints>(),
+        ("", "Event") => Schema::from_builtin::<Event>(),
+        ("", "Namespace") => Schema::from_builtin::<Namespace>(),
+        ("", "Secret") => Schema::from_builtin::<Secret>(),
+        ("", "Service") => Schema::from_builtin::<Service>(),
+        ("", "ServiceAccount") => Schema::from_builtin::<ServiceAccount>(),
+        ("coordination.k8s.io", "Lease") => Schema::from_builtin::<Lease>(),
+        ("discovery.k8s.io", "EndpointSlice") => Schema::from_builtin::<EndpointSlice>(),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            Schema::from_builtin::<CustomResourceDefinition>()
+        }
+        _ => return None,
+    };
+    match built {
+        Ok(s) => Some(s),
+        Err(e) => {
+            // The schemas are compiled in; one that does not convert is a
+            // bug, and the kind is then served without strict decoding.
+            tracing::error!(kind, error = %e, "built-in schema does not convert");
+            None
         }
     }
 }
@@ -124,7 +159,8 @@ pub fn resources() -> Vec<ResourceType> {
     )
     .build();
 
-    let secrets = core("secrets", "secret", "Secret", true, &[], "secrets").build();
+    let mut secrets = core("secrets", "secret", "Secret", true, &[], "secrets").build();
+    secrets.special = Special::Secret;
 
     let serviceaccounts = core(
         "serviceaccounts",

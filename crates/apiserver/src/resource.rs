@@ -36,6 +36,8 @@ pub enum Special {
     Namespace,
     /// Services: ClusterIP allocation.
     Service,
+    /// Secrets: the default type.
+    Secret,
     /// CustomResourceDefinitions: establishing, serving and removing kinds.
     Crd,
     /// Objects of a CustomResourceDefinition (named here).

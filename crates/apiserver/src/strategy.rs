@@ -37,7 +37,19 @@ pub fn prepare_create(_api: &Api, rt: &ResourceType, v: &mut Value) {
             }
         }
         Special::Service => default_service(v),
+        Special::Secret => default_secret(v),
         _ => {}
+    }
+}
+
+/// kube's default Secret type.
+fn default_secret(v: &mut Value) {
+    if let Some(o) = v.as_object_mut()
+        && o.get("type")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+    {
+        o.insert("type".into(), json!("Opaque"));
     }
 }
 
@@ -64,9 +76,11 @@ fn default_service(v: &mut Value) {
         for p in ports {
             if let Some(p) = p.as_object_mut() {
                 p.entry("protocol").or_insert_with(|| json!("TCP"));
-                if !p.contains_key("targetPort")
-                    && let Some(port) = p.get("port").cloned()
-                {
+                // A target port of 0 is unset too (protobuf bodies carry it).
+                let unset = p
+                    .get("targetPort")
+                    .is_none_or(|t| t.is_null() || t.as_i64() == Some(0) || t.as_str() == Some(""));
+                if unset && let Some(port) = p.get("port").cloned() {
                     p.insert("targetPort".into(), port);
                 }
             }
@@ -101,6 +115,7 @@ pub fn prepare_update(_api: &Api, rt: &ResourceType, new: &mut Value, current: &
                 }
             }
         }
+        Special::Secret => default_secret(new),
         Special::Service => {
             default_service(new);
             // An update that leaves the ClusterIP out keeps it.
@@ -223,6 +238,21 @@ pub async fn undo_create(api: &Arc<Api>, rt: &ResourceType, v: &Value) {
     if rt.special == Special::Service {
         release_cluster_ip(api, v).await;
     }
+}
+
+/// The namespaces kube refuses to delete.
+const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
+
+/// Refuses deletes kube refuses: the system namespaces.
+pub fn check_delete(rt: &ResourceType, name: &str) -> Result<(), ApiError> {
+    if rt.special == Special::Namespace && IMMORTAL_NAMESPACES.contains(&name) {
+        return Err(ApiError::Forbidden {
+            what: rt.qualified(),
+            name: name.to_string(),
+            message: format!("namespaces {name:?} is forbidden: this namespace may not be deleted"),
+        });
+    }
+    Ok(())
 }
 
 /// Whether deleting this object takes a while even without finalizers

@@ -6,6 +6,7 @@
 //! comes from the method, whether a name is given, and `?watch`.
 
 mod read;
+mod represent;
 mod watch;
 pub(crate) mod write;
 

@@ -13,7 +13,7 @@ use crate::api::Api;
 use crate::cache::ReadAt;
 use crate::error::ApiError;
 use crate::filter::Filter;
-use crate::http::{Body, bytes_response, json_response};
+use crate::http::{Body, bytes_response};
 use crate::object;
 use crate::resource::ResourceType;
 use crate::storage::StorageError;
@@ -23,6 +23,7 @@ const CONTINUE_EXPIRED: &str = "The provided continue parameter is too old to di
 
 /// GET of one object.
 pub async fn get(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiError> {
+    let rep = super::represent::negotiate(&req, false)?;
     let t = &req.target;
     let name = t.name.as_deref().unwrap_or_default();
     let key = t.resource.key(t.namespace.as_deref(), name);
@@ -34,7 +35,7 @@ pub async fn get(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiErro
     let mut v: Value = serde_json::from_slice(&kv.value)
         .map_err(|e| ApiError::Internal(format!("stored object {key} is not JSON: {e}")))?;
     object::set_resource_version(&mut v, kv.mod_revision);
-    Ok(json_response(StatusCode::OK, &served(&t.resource, v)))
+    super::represent::object(&t.resource, served(&t.resource, v), rep, StatusCode::OK)
 }
 
 /// Sets the apiVersion an object is served with at this endpoint (the
@@ -100,6 +101,7 @@ fn parse_rv(rv: &str) -> Result<i64, ApiError> {
 /// GET of a collection.
 pub async fn list(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiError> {
     let rt = req.target.resource.clone();
+    let rep = super::represent::negotiate(&req, false)?;
     let q = &req.query;
     let filter = Filter::from_query(&rt, req.target.namespace.as_deref(), q)?;
     let limit = q.int("limit")?.unwrap_or(0).max(0);
@@ -169,7 +171,7 @@ pub async fn list(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiErr
             from_store(api, &rt, &filter, &prefix, revision, &start, limit).await?
         }
     };
-    Ok(list_response(&rt, page))
+    super::represent::list(&rt, page, rep)
 }
 
 /// One page of a list, ready to send.

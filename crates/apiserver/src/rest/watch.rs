@@ -13,12 +13,14 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::Request;
+use super::represent::Representation;
 use crate::api::Api;
 use crate::cache::{CacheWatch, Event, EventType, ReadAt, Signal};
 use crate::error::ApiError;
 use crate::filter::Filter;
 use crate::http::Body;
 use crate::resource::ResourceType;
+use crate::table::{MetaVersion, TableWatch, Target};
 
 /// How often a watch that allows bookmarks gets one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(30);
@@ -30,6 +32,12 @@ const MIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(1800);
 /// GET with `?watch=true`.
 pub async fn watch(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiError> {
     let rt = req.target.resource.clone();
+    let rep = super::represent::negotiate(&req, true)?;
+    let version = match rep.target {
+        Target::Table(v) | Target::PartialObjectMetadata(v) => v,
+        _ => MetaVersion::V1,
+    };
+    let table_watch = TableWatch::new(rep.include, version);
     let q = &req.query;
     let mut filter = Filter::from_query(&rt, req.target.namespace.as_deref(), q)?;
     let name = req.target.name.clone();
@@ -122,6 +130,8 @@ pub async fn watch(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiEr
     tokio::spawn(run(
         WatchTask {
             resource: rt,
+            rep,
+            table_watch,
             filter,
             bookmarks,
             initial_events_end: initial_events == Some(true),
@@ -153,6 +163,8 @@ fn stream_response(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
 
 struct WatchTask {
     resource: Arc<ResourceType>,
+    rep: Representation,
+    table_watch: TableWatch,
     filter: Filter,
     bookmarks: bool,
     initial_events_end: bool,
@@ -163,7 +175,7 @@ struct WatchTask {
 impl WatchTask {
     /// Sends what an event means to this watcher, if anything. Returns
     /// false once the client is gone.
-    async fn send(&self, e: &Event) -> bool {
+    async fn send(&mut self, e: &Event) -> bool {
         let now = e.kind != EventType::Deleted && self.filter.matches(&e.object);
         let before = e.old.as_ref().is_some_and(|o| self.filter.matches(o));
         let kind = match e.kind {
@@ -174,11 +186,21 @@ impl WatchTask {
             EventType::Deleted if self.filter.matches(&e.object) => "DELETED",
             _ => return true,
         };
-        let json = if self.resource.version_differs_from_storage() {
+        let converting = !matches!(self.rep.target, Target::Object);
+        let json = if self.resource.version_differs_from_storage() || converting {
             let mut v = e.object.value().unwrap_or_default();
             if let Some(o) = v.as_object_mut() {
                 o.insert("apiVersion".into(), json!(self.resource.api_version()));
             }
+            let v = match super::represent::watch_object(
+                &self.resource,
+                &v,
+                self.rep,
+                &mut self.table_watch,
+            ) {
+                Some(converted) => converted,
+                None => v,
+            };
             Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
         } else {
             e.object.json.clone()
@@ -202,7 +224,7 @@ impl WatchTask {
 }
 
 async fn run(
-    task: WatchTask,
+    mut task: WatchTask,
     started: CacheWatch,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {

@@ -26,6 +26,61 @@ use crate::resource::ResourceType;
 use crate::storage::{Kv, Write};
 use crate::strategy;
 
+/// The request's `fieldValidation` (kube's default when unset is Warn).
+fn field_validation(req: &Request) -> FieldValidation {
+    match req.query.str("fieldValidation") {
+        "Strict" => FieldValidation::Strict,
+        "Ignore" => FieldValidation::Ignore,
+        _ => FieldValidation::Warn,
+    }
+}
+
+/// Decodes a built-in object strictly, as kube's decoder does: a wrongly
+/// typed field is a 400 whatever `fieldValidation` says; unknown fields are
+/// a 400 under Strict and warnings under Warn. Returns the warnings.
+fn check_decode(
+    rt: &ResourceType,
+    v: &Value,
+    validation: FieldValidation,
+) -> Result<Vec<String>, ApiError> {
+    let Some(schema) = crate::builtin::schema(&rt.group, &rt.kind) else {
+        return Ok(Vec::new());
+    };
+    let report = schema.check_decode(v);
+    let cannot = |why: &str| {
+        ApiError::BadRequest(crate::schema::cannot_handle_message(
+            &rt.kind,
+            &rt.version,
+            why,
+        ))
+    };
+    if let Some(error) = report.error {
+        return Err(cannot(&error));
+    }
+    match validation {
+        FieldValidation::Strict if !report.unknown_fields.is_empty() => Err(cannot(
+            &crate::schema::strict_decoding_message(&report.unknown_fields),
+        )),
+        FieldValidation::Warn => Ok(report
+            .unknown_fields
+            .iter()
+            .map(|f| crate::schema::unknown_field_message(f))
+            .collect()),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Adds kube's `Warning` headers (`299 - "<text>"`).
+fn with_warnings(mut resp: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for w in warnings {
+        let text = format!("299 - {}", crate::field::go_quote(w));
+        if let Ok(value) = http::HeaderValue::from_str(&text) {
+            resp.headers_mut().append(http::header::WARNING, value);
+        }
+    }
+    resp
+}
+
 fn patch_error(e: PatchError) -> ApiError {
     ApiError::Status {
         code: e.code(),
@@ -210,6 +265,7 @@ pub async fn create(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
     }
     let mut v = decode_object(&req)?;
     check_type(&rt, &mut v)?;
+    let warnings = check_decode(&rt, &v, field_validation(&req))?;
     check_namespace(&rt, req.target.namespace.as_deref(), &mut v)?;
     let dry_run = is_dry_run(&req)?;
     if let Some(m) = object::meta(&v)
@@ -222,7 +278,10 @@ pub async fn create(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
     }
     let generate = object::name(&v).is_empty() && !object::meta_str(&v, "generateName").is_empty();
     let created = create_object(api, &rt, v, generate, dry_run).await?;
-    Ok(json_response(StatusCode::CREATED, &served(&rt, created)))
+    Ok(with_warnings(
+        json_response(StatusCode::CREATED, &served(&rt, created)),
+        &warnings,
+    ))
 }
 
 /// Creates an object: fills in the system metadata, validates, checks the
@@ -345,6 +404,7 @@ pub async fn update(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
     let rt = req.target.resource.clone();
     let mut v = decode_object(&req)?;
     check_type(&rt, &mut v)?;
+    let warnings = check_decode(&rt, &v, field_validation(&req))?;
     check_namespace(&rt, req.target.namespace.as_deref(), &mut v)?;
     let name = req.target.name.clone().unwrap_or_default();
     let body_name = object::name(&v).to_string();
@@ -387,7 +447,10 @@ pub async fn update(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
         Ok(Next::Update(merge_update(&rt, current, v.clone(), status)))
     })
     .await?;
-    Ok(json_response(code, &served(&rt, out)))
+    Ok(with_warnings(
+        json_response(code, &served(&rt, out)),
+        &warnings,
+    ))
 }
 
 /// What an update step decided.
@@ -568,11 +631,8 @@ pub async fn patch(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiEr
     let status = req.target.subresource.as_deref() == Some("status");
     let custom = matches!(rt.special, crate::resource::Special::Custom { .. });
     let kind = PatchType::from_content_type(&req.content_type, !custom).map_err(patch_error)?;
-    let validation = match req.query.str("fieldValidation") {
-        "Strict" => FieldValidation::Strict,
-        "Ignore" => FieldValidation::Ignore,
-        _ => FieldValidation::Warn,
-    };
+    let validation = field_validation(&req);
+    let mut warnings = Vec::new();
     let meta = if custom {
         None
     } else {
@@ -590,6 +650,7 @@ pub async fn patch(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiEr
         }
         let mut patched = result.object;
         check_type(&rt, &mut patched)?;
+        warnings = check_decode(&rt, &patched, validation)?;
         if object::name(&patched) != name {
             return Err(ApiError::BadRequest(format!(
                 "the name of the object ({}) does not match the name on the URL ({name})",
@@ -608,7 +669,10 @@ pub async fn patch(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiEr
         Ok(Next::Update(merge_update(&rt, current, patched, status)))
     })
     .await?;
-    Ok(json_response(code, &served(&rt, out)))
+    Ok(with_warnings(
+        json_response(code, &served(&rt, out)),
+        &warnings,
+    ))
 }
 
 /// The options of a delete, from the body or the query.
@@ -668,6 +732,7 @@ pub(crate) async fn delete_object(
     options: &DeleteOptions,
     dry_run: bool,
 ) -> Result<(StatusCode, Value), ApiError> {
+    strategy::check_delete(rt, name)?;
     let key = rt.key(namespace, name);
     let mut current = api.storage.get(&key).await.map_err(ApiError::storage)?.0;
     for _ in 0..RETRIES {

@@ -37,14 +37,12 @@ async fn kubectl_scenarios() {
     assert!(out.contains("namespace/default"), "{out}");
 
     // apply, then apply again: the second changes nothing.
-    let out =
-        kubectl_with_input(&kc, &["apply", "--validate=false", "-f", "-"], Some(APP)).unwrap();
+    let out = kubectl_with_input(&kc, &["apply", "-f", "-"], Some(APP)).unwrap();
     assert!(
         out.contains("configmap/app created") && out.contains("service/web created"),
         "{out}"
     );
-    let out =
-        kubectl_with_input(&kc, &["apply", "--validate=false", "-f", "-"], Some(APP)).unwrap();
+    let out = kubectl_with_input(&kc, &["apply", "-f", "-"], Some(APP)).unwrap();
     assert!(
         out.contains("configmap/app unchanged") && out.contains("service/web unchanged"),
         "{out}"
@@ -117,6 +115,97 @@ async fn kubectl_scenarios() {
     ]);
     assert_eq!(out.trim(), "9090");
 
+    // Generators send protobuf bodies.
+    k(&[
+        "create",
+        "configmap",
+        "gen",
+        "--from-literal=k=v",
+        "--from-literal=k2=v2",
+    ]);
+    k(&["create", "secret", "generic", "sec", "--from-literal=k=v"]);
+    k(&["create", "namespace", "team-a"]);
+    k(&["create", "serviceaccount", "robot"]);
+    k(&["create", "service", "clusterip", "api", "--tcp=443:8443"]);
+    let out = k(&["get", "secret", "sec", "-o", "jsonpath={.type} {.data.k}"]);
+    assert_eq!(out.trim(), "Opaque dg==");
+
+    // Tables: the columns of a real cluster.
+    let out = k(&["get", "configmaps", "gen"]);
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "DATA", "AGE"], "{out}");
+    assert!(out.lines().nth(1).unwrap().starts_with("gen "), "{out}");
+    assert_eq!(
+        out.lines().nth(1).unwrap().split_whitespace().nth(1),
+        Some("2"),
+        "{out}"
+    );
+    let out = k(&["get", "services", "api", "-o", "wide"]);
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE",
+            "SELECTOR"
+        ],
+        "{out}"
+    );
+    assert!(out.contains("443/TCP") && out.contains("app=api"), "{out}");
+    let out = k(&["get", "secrets"]);
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .eq(["NAME", "TYPE", "DATA", "AGE"]),
+        "{out}"
+    );
+    assert!(out.contains("Opaque"), "{out}");
+    let out = k(&["get", "namespaces", "team-a"]);
+    assert!(
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .take(2)
+            .eq(["team-a", "Active"]),
+        "{out}"
+    );
+
+    // explain reads the OpenAPI documents.
+    let out = k(&["explain", "services.spec.ports"]);
+    assert!(out.contains("FIELD: ports <[]ServicePort>"), "{out}");
+    assert!(out.contains("targetPort"), "{out}");
+
+    // Strict field validation, as kubectl asks for it by default.
+    let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\nbogus: 1\n";
+    let err = kubectl_with_input(&kc, &["apply", "-f", "-"], Some(bad))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(r#"strict decoding error: unknown field "bogus""#),
+        "{err}"
+    );
+    assert!(kubectl(&kc, &["get", "cm", "bad"]).is_err());
+
+    // The system namespaces cannot be deleted.
+    let err = kubectl(&kc, &["delete", "namespace", "default"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(r#"namespaces "default" is forbidden: this namespace may not be deleted"#),
+        "{err}"
+    );
+
+    // wait for a deletion to finish.
+    k(&["delete", "namespace", "team-a", "--wait=false"]);
+    k(&["wait", "--for=delete", "namespace/team-a", "--timeout=30s"]);
+
     // Errors read as a real server's.
     let err = kubectl(&kc, &["get", "cm", "missing"])
         .unwrap_err()
@@ -129,7 +218,7 @@ async fn kubectl_scenarios() {
     // delete, and wait for it.
     let out = k(&["delete", "cm", "app"]);
     assert!(out.contains(r#"configmap "app" deleted"#), "{out}");
-    let out = k(&["get", "cm", "-o", "name"]);
+    let out = k(&["get", "cm", "app", "--ignore-not-found", "-o", "name"]);
     assert!(out.trim().is_empty(), "{out}");
     server.stop().await;
 }
