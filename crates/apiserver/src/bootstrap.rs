@@ -226,7 +226,8 @@ fn issue_serving(ca: &CertificateAuthority, hosts: &[String]) -> Result<X509Svid
     .map_err(BootstrapError::Ca)
 }
 
-/// Creates the default namespaces that do not exist yet.
+/// Creates the default namespaces that do not exist yet, and starts the
+/// server's own controllers (namespace termination, CRDs).
 pub async fn default_objects(api: &Arc<Api>) -> Result<(), BootstrapError> {
     for ns in DEFAULT_NAMESPACES {
         let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
@@ -241,5 +242,6 @@ pub async fn default_objects(api: &Arc<Api>) -> Result<(), BootstrapError> {
         }
     }
     crate::controllers::resume(api).await;
+    crate::crd::Controller::start(api).await;
     Ok(())
 }

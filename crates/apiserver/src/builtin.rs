@@ -55,6 +55,7 @@ impl Builtin {
                 .map(|f| f.to_string())
                 .collect(),
             verbs: ALL_VERBS.to_vec(),
+            custom: None,
         }
     }
 }

@@ -61,7 +61,7 @@ pub enum ApiError {
         why: String,
     },
     /// The object fails validation (422 Invalid).
-    #[error("{kind} {name:?} is invalid: {}", field::aggregate(.errors))]
+    #[error("{} {name:?} is invalid: {}", qualified_kind(.group, .kind), field::aggregate(.errors))]
     Invalid {
         /// The API group of the kind.
         group: String,
@@ -266,6 +266,15 @@ fn qualified_details(what: &Qualified, name: &str) -> Value {
     }
     d.insert("kind".into(), json!(what.resource));
     Value::Object(d)
+}
+
+/// kube's `GroupKind` string: `Kind.group`, or `Kind` in the core group.
+fn qualified_kind(group: &str, kind: &str) -> String {
+    if group.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}.{group}")
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod builtin;
 pub mod cache;
 mod controllers;
+pub mod crd;
 pub mod discovery;
 pub mod error;
 pub mod field;

@@ -88,6 +88,8 @@ pub struct ResourceType {
     pub selectable_fields: Vec<String>,
     /// The verbs discovery lists.
     pub verbs: Vec<&'static str>,
+    /// For a version of a CRD: its schema, printer and state.
+    pub custom: Option<Arc<crate::crd::CustomVersion>>,
 }
 
 impl ResourceType {

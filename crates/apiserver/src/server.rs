@@ -167,7 +167,9 @@ async fn route(
         ["openapi", rest @ ..] if get => {
             // Custom resources have no schemas here yet: they are published
             // as objects that keep any field.
-            let docs = crate::openapi::shared().documents(&resources, &|_| None);
+            let docs = crate::openapi::shared().documents(&resources, &|rt| {
+                rt.custom.as_ref().map(|c| c.schema.openapi_v3().clone())
+            });
             return crate::openapi::respond(&docs, rest, req.uri().query(), req.headers());
         }
         ["api"] if get => {

@@ -38,6 +38,7 @@ pub fn prepare_create(_api: &Api, rt: &ResourceType, v: &mut Value) {
         }
         Special::Service => default_service(v),
         Special::Secret => default_secret(v),
+        Special::Crd => crate::crd::prepare_create(v),
         _ => {}
     }
 }
@@ -116,6 +117,7 @@ pub fn prepare_update(_api: &Api, rt: &ResourceType, new: &mut Value, current: &
             }
         }
         Special::Secret => default_secret(new),
+        Special::Crd => crate::crd::prepare_update(new),
         Special::Service => {
             default_service(new);
             // An update that leaves the ClusterIP out keeps it.
@@ -150,8 +152,15 @@ pub fn validate(
         let old = cur.get("metadata").unwrap_or(&empty);
         errors.extend(validate_object_meta_update(meta, old, &path));
     }
-    if rt.special == Special::Service {
-        errors.extend(validate_service(v, current));
+    match &rt.special {
+        Special::Service => errors.extend(validate_service(v, current)),
+        Special::Crd => errors.extend(crate::crd::validate(v)),
+        Special::Custom { .. } => {
+            if let Some(custom) = &rt.custom {
+                errors.extend(custom.schema.validate(v, None));
+            }
+        }
+        _ => {}
     }
     errors
 }
@@ -258,6 +267,10 @@ pub fn check_delete(rt: &ResourceType, name: &str) -> Result<(), ApiError> {
 /// Whether deleting this object takes a while even without finalizers
 /// (namespaces empty themselves first); marks it so.
 pub fn prepare_delete(_api: &Api, rt: &ResourceType, v: &mut Value) -> bool {
+    if rt.special == Special::Crd {
+        crate::crd::prepare_delete(v);
+        return false;
+    }
     if rt.special != Special::Namespace {
         return false;
     }

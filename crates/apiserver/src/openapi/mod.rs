@@ -568,6 +568,7 @@ mod tests {
             },
             selectable_fields: Vec::new(),
             verbs: crate::builtin::ALL_VERBS.to_vec(),
+            custom: None,
         }
     }
 

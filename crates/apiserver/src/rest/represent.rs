@@ -74,9 +74,52 @@ fn go_type(rt: &ResourceType, list: bool) -> String {
     format!("*{package}.{}{suffix}", rt.kind)
 }
 
+/// The printer of a kind: kube's for a built-in kind, the CRD's printer
+/// columns for a custom resource.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum KindPrinter<'a> {
+    /// A built-in kind's printer.
+    Builtin(Printer),
+    /// A custom resource version's columns.
+    Custom(&'a table::CrdPrinter),
+}
+
+impl KindPrinter<'_> {
+    fn columns(self) -> Vec<table::ColumnDefinition> {
+        match self {
+            KindPrinter::Builtin(p) => p.columns(),
+            KindPrinter::Custom(p) => p.columns().to_vec(),
+        }
+    }
+
+    fn row(self, v: &Value, now: OffsetDateTime) -> Vec<Value> {
+        match self {
+            KindPrinter::Builtin(p) => p.row(v, now),
+            KindPrinter::Custom(p) => p.row(v, now),
+        }
+    }
+
+    fn table(
+        self,
+        objects: impl IntoIterator<Item = Value>,
+        meta: &ListMeta,
+        include: IncludeObject,
+        version: table::MetaVersion,
+    ) -> Value {
+        let now = OffsetDateTime::now_utc();
+        match self {
+            KindPrinter::Builtin(p) => p.table(objects, meta, include, version, true, now),
+            KindPrinter::Custom(p) => p.table(objects, meta, include, version, true, now),
+        }
+    }
+}
+
 /// The printer of a kind.
-pub(super) fn printer(rt: &ResourceType) -> Printer {
-    Printer::for_kind(&rt.group, &rt.kind)
+pub(super) fn printer(rt: &ResourceType) -> KindPrinter<'_> {
+    match &rt.custom {
+        Some(custom) => KindPrinter::Custom(&custom.printer),
+        None => KindPrinter::Builtin(Printer::for_kind(&rt.group, &rt.kind)),
+    }
 }
 
 /// Converts one watch event's object to the representation asked for;
@@ -111,14 +154,7 @@ pub fn object(
         Target::Object => v,
         Target::Table(version) => {
             let meta = ListMeta::of_object(&v);
-            printer(rt).table(
-                std::iter::once(v),
-                &meta,
-                rep.include,
-                version,
-                true,
-                OffsetDateTime::now_utc(),
-            )
+            printer(rt).table(std::iter::once(v), &meta, rep.include, version)
         }
         Target::PartialObjectMetadata(version) => table::partial_object_metadata(v, version),
         Target::PartialObjectMetadataList(_) => {
@@ -147,14 +183,9 @@ pub fn list(
     };
     let out = match rep.target {
         Target::Object => return Ok(list_response(rt, page)),
-        Target::Table(version) => printer(rt).table(
-            parse(&page.items),
-            &meta,
-            rep.include,
-            version,
-            true,
-            OffsetDateTime::now_utc(),
-        ),
+        Target::Table(version) => {
+            printer(rt).table(parse(&page.items), &meta, rep.include, version)
+        }
         Target::PartialObjectMetadataList(version) => {
             table::partial_object_metadata_list(parse(&page.items), &meta, version)
         }

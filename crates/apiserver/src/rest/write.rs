@@ -35,18 +35,16 @@ fn field_validation(req: &Request) -> FieldValidation {
     }
 }
 
-/// Decodes a built-in object strictly, as kube's decoder does: a wrongly
-/// typed field is a 400 whatever `fieldValidation` says; unknown fields are
-/// a 400 under Strict and warnings under Warn. Returns the warnings.
+/// Decodes an object as kube's decoder does, and returns the warnings to
+/// send. A built-in object is decoded strictly: a wrongly typed field is a
+/// 400 whatever `fieldValidation` says. A custom resource is pruned of the
+/// fields its schema does not declare and then defaulted. Either way,
+/// unknown fields are a 400 under Strict and warnings under Warn.
 fn check_decode(
     rt: &ResourceType,
-    v: &Value,
+    v: &mut Value,
     validation: FieldValidation,
 ) -> Result<Vec<String>, ApiError> {
-    let Some(schema) = crate::builtin::schema(&rt.group, &rt.kind) else {
-        return Ok(Vec::new());
-    };
-    let report = schema.check_decode(v);
     let cannot = |why: &str| {
         ApiError::BadRequest(crate::schema::cannot_handle_message(
             &rt.kind,
@@ -54,20 +52,30 @@ fn check_decode(
             why,
         ))
     };
-    if let Some(error) = report.error {
-        return Err(cannot(&error));
-    }
-    match validation {
-        FieldValidation::Strict if !report.unknown_fields.is_empty() => Err(cannot(
-            &crate::schema::strict_decoding_message(&report.unknown_fields),
-        )),
-        FieldValidation::Warn => Ok(report
-            .unknown_fields
+    let unknown_fields = |unknown: &[String]| match validation {
+        FieldValidation::Strict if !unknown.is_empty() => {
+            Err(cannot(&crate::schema::strict_decoding_message(unknown)))
+        }
+        FieldValidation::Warn => Ok(unknown
             .iter()
             .map(|f| crate::schema::unknown_field_message(f))
             .collect()),
         _ => Ok(Vec::new()),
+    };
+    if let Some(custom) = &rt.custom {
+        let pruned = custom.schema.prune(v);
+        let warnings = unknown_fields(&pruned)?;
+        custom.schema.default(v);
+        return Ok(warnings);
     }
+    let Some(schema) = crate::builtin::schema(&rt.group, &rt.kind) else {
+        return Ok(Vec::new());
+    };
+    let report = schema.check_decode(v);
+    if let Some(error) = report.error {
+        return Err(cannot(&error));
+    }
+    unknown_fields(&report.unknown_fields)
 }
 
 /// Adds kube's `Warning` headers (`299 - "<text>"`).
@@ -263,9 +271,12 @@ pub async fn create(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
     if req.target.subresource.is_some() {
         return Err(ApiError::MethodNotAllowed);
     }
+    if rt.custom.as_ref().is_some_and(|c| c.terminating) {
+        return Err(crate::crd::terminating_error(&rt));
+    }
     let mut v = decode_object(&req)?;
     check_type(&rt, &mut v)?;
-    let warnings = check_decode(&rt, &v, field_validation(&req))?;
+    let warnings = check_decode(&rt, &mut v, field_validation(&req))?;
     check_namespace(&rt, req.target.namespace.as_deref(), &mut v)?;
     let dry_run = is_dry_run(&req)?;
     if let Some(m) = object::meta(&v)
@@ -404,7 +415,7 @@ pub async fn update(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
     let rt = req.target.resource.clone();
     let mut v = decode_object(&req)?;
     check_type(&rt, &mut v)?;
-    let warnings = check_decode(&rt, &v, field_validation(&req))?;
+    let warnings = check_decode(&rt, &mut v, field_validation(&req))?;
     check_namespace(&rt, req.target.namespace.as_deref(), &mut v)?;
     let name = req.target.name.clone().unwrap_or_default();
     let body_name = object::name(&v).to_string();
@@ -650,7 +661,7 @@ pub async fn patch(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiEr
         }
         let mut patched = result.object;
         check_type(&rt, &mut patched)?;
-        warnings = check_decode(&rt, &patched, validation)?;
+        warnings = check_decode(&rt, &mut patched, validation)?;
         if object::name(&patched) != name {
             return Err(ApiError::BadRequest(format!(
                 "the name of the object ({}) does not match the name on the URL ({name})",

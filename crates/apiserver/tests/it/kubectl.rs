@@ -222,3 +222,203 @@ async fn kubectl_scenarios() {
     assert!(out.trim().is_empty(), "{out}");
     server.stop().await;
 }
+
+const CRONTAB_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: crontabs.stable.example.com
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names:
+    plural: crontabs
+    singular: crontab
+    kind: CronTab
+    shortNames: [ct]
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              cronSpec: {type: string}
+              replicas: {type: integer, default: 1}
+    additionalPrinterColumns:
+    - {name: Spec, type: string, jsonPath: .spec.cronSpec}
+    - {name: Replicas, type: integer, jsonPath: .spec.replicas}
+"#;
+
+const CRONTABS: &str = r#"
+apiVersion: stable.example.com/v1
+kind: CronTab
+metadata:
+  name: nightly
+spec:
+  cronSpec: "0 3 * * *"
+---
+apiVersion: stable.example.com/v1
+kind: CronTab
+metadata:
+  name: hourly
+spec:
+  cronSpec: "0 * * * *"
+  replicas: 2
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_with_custom_resources() {
+    let server = ApiServer::start().await.unwrap();
+    let kc = server.write_kubeconfig().unwrap();
+    let k = |args: &[&str]| kubectl(&kc, args).unwrap();
+    let apply = |doc: &str| kubectl_with_input(&kc, &["apply", "-f", "-"], Some(doc)).unwrap();
+
+    // The CRD, applied twice, then waited for as people script it.
+    let out = apply(CRONTAB_CRD);
+    assert_eq!(
+        out.trim(),
+        "customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com created"
+    );
+    let out = apply(CRONTAB_CRD);
+    assert_eq!(
+        out.trim(),
+        "customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com unchanged"
+    );
+    let out = k(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/crontabs.stable.example.com",
+        "--timeout=30s",
+    ]);
+    assert_eq!(
+        out.trim(),
+        "customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com condition met"
+    );
+
+    // Its objects, applied twice (validated against the CRD's schema by
+    // kubectl and the server).
+    let out = apply(CRONTABS);
+    assert!(
+        out.contains("crontab.stable.example.com/nightly created")
+            && out.contains("crontab.stable.example.com/hourly created"),
+        "{out}"
+    );
+    let out = apply(CRONTABS);
+    assert!(
+        out.contains("crontab.stable.example.com/nightly unchanged")
+            && out.contains("crontab.stable.example.com/hourly unchanged"),
+        "{out}"
+    );
+
+    // get prints the CRD's columns; the short name works.
+    let out = k(&["get", "ct"]);
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| {
+            l.split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .collect();
+    assert_eq!(lines[0], ["NAME", "SPEC", "REPLICAS"], "{out}");
+    assert_eq!(lines[1], ["hourly", "0 * * * *", "2"], "{out}");
+    assert_eq!(lines[2], ["nightly", "0 3 * * *", "1"], "{out}");
+    let out = k(&[
+        "get",
+        "crontab",
+        "nightly",
+        "-o",
+        "jsonpath={.spec.replicas}",
+    ]);
+    assert_eq!(out, "1");
+
+    // explain reads the CRD's schema from OpenAPI.
+    let out = k(&["explain", "crontabs.spec"]);
+    assert!(
+        out.contains("cronSpec") && out.contains("replicas"),
+        "{out}"
+    );
+
+    // An unknown field is refused by kubectl's strict validation.
+    let err = kubectl_with_input(
+        &kc,
+        &["apply", "-f", "-"],
+        Some(
+            "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata:\n  name: bad\nspec:\n  cronSpec: x\n  bogus: 1\n",
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains(r#"unknown field "spec.bogus""#), "{err}");
+
+    // get -w prints changes as they happen.
+    let mut watch = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args([
+            "get",
+            "crontabs",
+            "-w",
+            "--output-watch-events",
+            "--request-timeout=60s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = watch.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let done = line.contains("DELETED");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        seen
+    });
+    // The watch's initial list shows both objects first.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    k(&["delete", "crontab", "hourly"]);
+    let seen = lines.join().unwrap();
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let words = |l: &String| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(words(&seen[0])[..3], ["EVENT", "NAME", "SPEC"], "{seen:?}");
+    assert!(
+        seen.iter().any(|l| words(l)[..2] == ["ADDED", "nightly"]),
+        "{seen:?}"
+    );
+    assert!(
+        seen.last()
+            .is_some_and(|l| words(l)[..2] == ["DELETED", "hourly"]),
+        "{seen:?}"
+    );
+
+    // Deleting the CRD takes its objects with it.
+    let out = k(&[
+        "delete",
+        "crd",
+        "crontabs.stable.example.com",
+        "--wait=true",
+    ]);
+    assert!(out.contains("deleted"), "{out}");
+    let err = kubectl(&kc, &["get", "crontabs"]).unwrap_err().to_string();
+    // kubectl's discovery cache may still know the kind: then the server's
+    // 404 for the resource is what it prints.
+    assert!(
+        err.contains(r#"the server doesn't have a resource type "crontabs""#)
+            || err.contains("the server could not find the requested resource"),
+        "{err}"
+    );
+    server.stop().await;
+}

@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod clients;
+mod crds;
 mod kubectl;
 mod lifecycle;

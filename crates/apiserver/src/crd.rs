@@ -1,0 +1,1313 @@
+//! CustomResourceDefinitions: what a CRD must look like, the kinds it
+//! serves, and the controller that establishes them and cleans up after
+//! them, which in kube-apiserver are the apiextensions server's naming,
+//! establishing and finalizing controllers.
+//!
+//! The life of a CRD here:
+//!
+//! 1. A create or update is defaulted ([`prepare_create`],
+//!    [`prepare_update`]) and checked ([`validate`]) like any write.
+//! 2. The [`Controller`] sees it through the CRD watch cache, checks its
+//!    names against the other CRDs of its group, adds its served versions to
+//!    the [`Registry`](crate::resource::Registry) and only then writes the
+//!    `NamesAccepted` and `Established` conditions, so a client that waits
+//!    for `Established` can use the new kind at once.
+//! 3. A delete adds [`CLEANUP_FINALIZER`] ([`prepare_delete`]); the
+//!    controller refuses new objects of the kind, deletes the ones there are
+//!    (their own finalizers still hold them), then removes the finalizer, the
+//!    CRD goes, and the kind stops being served.
+//!
+//! At start, [`Controller::start`] serves the CRDs already established before the first
+//! request, so a restart serves the same kinds as before.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use crate::api::Api;
+use crate::cache::{ReadAt, Signal};
+use crate::error::ApiError;
+use crate::field::{FieldError, Path};
+use crate::object;
+use crate::resource::{NameRule, ResourceType, Special};
+use crate::schema::{Schema, SchemaError};
+use crate::storage::Write;
+use crate::table::{CrdPrinter, TableError};
+
+/// The finalizer that holds a deleted CRD until its objects are gone.
+pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+
+/// Where CRDs are stored.
+const CRD_PREFIX: &str = "/registry/apiextensions.k8s.io/customresourcedefinitions/";
+
+/// How long the controller waits before looking again at a CRD whose
+/// objects are not all gone yet, or whose status write failed.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
+
+/// Why a stored CRD cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum CrdError {
+    /// The stored object does not have a CRD's shape.
+    #[error("customresourcedefinition {name:?} is malformed: {reason}")]
+    Malformed {
+        /// The CRD's name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A version's schema is not one this server can use.
+    #[error("customresourcedefinition {name:?} version {version:?} has an unusable schema")]
+    Schema {
+        /// The CRD's name.
+        name: String,
+        /// The version.
+        version: String,
+        /// Why the schema was refused.
+        #[source]
+        source: SchemaError,
+    },
+    /// A version's printer columns do not parse.
+    #[error("customresourcedefinition {name:?} version {version:?} has unusable printer columns")]
+    Printer {
+        /// The CRD's name.
+        name: String,
+        /// The version.
+        version: String,
+        /// Why the columns were refused.
+        #[source]
+        source: TableError,
+    },
+}
+
+/// What one served version of a CRD adds to its [`ResourceType`].
+#[derive(Debug)]
+pub struct CustomVersion {
+    /// The version's structural schema: prunes, defaults and validates.
+    pub schema: Schema,
+    /// The version's table columns.
+    pub printer: CrdPrinter,
+    /// Whether the CRD is being deleted, so no new objects are taken.
+    pub terminating: bool,
+}
+
+// ---------------------------------------------------------------------------
+// Writes of CRDs
+// ---------------------------------------------------------------------------
+
+/// Fills in what kube defaults in a new CRD and resets its status, as
+/// kube's strategy does: the status belongs to the controllers.
+pub fn prepare_create(v: &mut Value) {
+    default_crd(v);
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "status".into(),
+            json!({"acceptedNames": {"plural": "", "kind": ""}, "storedVersions": []}),
+        );
+    }
+    add_stored_version(v);
+}
+
+/// Defaults an updated CRD and records a new storage version in
+/// `status.storedVersions`, which only ever grows here.
+pub fn prepare_update(v: &mut Value) {
+    default_crd(v);
+    add_stored_version(v);
+}
+
+/// kube's v1 defaults: `singular` is the lower-cased kind, `listKind` the
+/// kind plus `List`, and conversion is `None`.
+fn default_crd(v: &mut Value) {
+    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if let Some(names) = spec.get_mut("names").and_then(Value::as_object_mut) {
+        let kind = str_of(names, "kind").to_string();
+        if str_of(names, "singular").is_empty() && !kind.is_empty() {
+            names.insert("singular".into(), json!(kind.to_lowercase()));
+        }
+        if str_of(names, "listKind").is_empty() && !kind.is_empty() {
+            names.insert("listKind".into(), json!(format!("{kind}List")));
+        }
+    }
+    let conversion = spec
+        .entry("conversion")
+        .or_insert_with(|| json!({"strategy": "None"}));
+    if let Some(c) = conversion.as_object_mut()
+        && str_of(c, "strategy").is_empty()
+    {
+        c.insert("strategy".into(), json!("None"));
+    }
+}
+
+fn add_stored_version(v: &mut Value) {
+    let Some(storage) = storage_version(v).map(str::to_string) else {
+        return;
+    };
+    let Some(o) = v.as_object_mut() else { return };
+    let status = o.entry("status").or_insert_with(|| json!({}));
+    let Some(status) = status.as_object_mut() else {
+        return;
+    };
+    let stored = status.entry("storedVersions").or_insert_with(|| json!([]));
+    if let Some(list) = stored.as_array_mut()
+        && !list.iter().any(|x| x.as_str() == Some(&storage))
+    {
+        list.push(json!(storage));
+    }
+}
+
+/// The name of the version marked `storage`, if exactly one is.
+fn storage_version(v: &Value) -> Option<&str> {
+    let versions = v.pointer("/spec/versions")?.as_array()?;
+    let mut storage = versions
+        .iter()
+        .filter(|x| x.get("storage").and_then(Value::as_bool) == Some(true));
+    let first = storage.next()?;
+    if storage.next().is_some() {
+        return None;
+    }
+    first.get("name").and_then(Value::as_str)
+}
+
+fn str_of<'a>(m: &'a Map<String, Value>, key: &str) -> &'a str {
+    m.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// kube's checks of a CRD's spec (metadata is checked by the generic
+/// code): the name, group, scope, names, versions, schemas and printer
+/// columns. Returns kube's field errors.
+pub fn validate(v: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let empty = Map::new();
+    let spec = v.get("spec").and_then(Value::as_object).unwrap_or(&empty);
+    let names = spec
+        .get("names")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let group = str_of(spec, "group");
+    let plural = str_of(names, "plural");
+    let name = object::name(v);
+    if name != format!("{plural}.{group}") {
+        errs.push(FieldError::invalid(
+            "metadata.name",
+            json!(name),
+            "must be spec.names.plural+\".\"+spec.group",
+        ));
+    }
+    let spec_path = Path::new("spec");
+    if group.is_empty() {
+        errs.push(FieldError::required(spec_path.child("group"), ""));
+    } else {
+        let bad = crate::validation::is_dns1123_subdomain(group);
+        for detail in bad {
+            errs.push(FieldError::invalid(
+                spec_path.child("group"),
+                json!(group),
+                detail,
+            ));
+        }
+        if !group.contains('.') {
+            errs.push(FieldError::invalid(
+                spec_path.child("group"),
+                json!(group),
+                "should be a domain with at least one dot",
+            ));
+        }
+    }
+    match str_of(spec, "scope") {
+        "" => errs.push(FieldError::required(spec_path.child("scope"), "")),
+        "Cluster" | "Namespaced" => {}
+        other => errs.push(FieldError::not_supported(
+            spec_path.child("scope"),
+            json!(other),
+            &["Cluster", "Namespaced"],
+        )),
+    }
+    errs.extend(validate_names(names, &spec_path.child("names")));
+    errs.extend(validate_versions(spec, &spec_path));
+    errs
+}
+
+fn validate_names(names: &Map<String, Value>, path: &Path) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let label = |field: &str, value: &str, errs: &mut Vec<FieldError>| {
+        for detail in crate::validation::is_dns1123_label(value) {
+            errs.push(FieldError::invalid(path.child(field), json!(value), detail));
+        }
+    };
+    let plural = str_of(names, "plural");
+    if plural.is_empty() {
+        errs.push(FieldError::required(path.child("plural"), ""));
+    } else {
+        label("plural", plural, &mut errs);
+    }
+    let singular = str_of(names, "singular");
+    if !singular.is_empty() {
+        label("singular", singular, &mut errs);
+    }
+    // Kinds may have mixed case but must otherwise be DNS labels.
+    let kind_like = |field: &str, value: &str, errs: &mut Vec<FieldError>| {
+        if !crate::validation::is_dns1035_label(&value.to_lowercase()).is_empty() {
+            errs.push(FieldError::invalid(
+                path.child(field),
+                json!(value),
+                "may have mixed case, but should otherwise match: [a-z]([-a-z0-9]*[a-z0-9])?",
+            ));
+        }
+    };
+    let kind = str_of(names, "kind");
+    if kind.is_empty() {
+        errs.push(FieldError::required(path.child("kind"), ""));
+    } else {
+        kind_like("kind", kind, &mut errs);
+    }
+    let list_kind = str_of(names, "listKind");
+    if list_kind.is_empty() {
+        errs.push(FieldError::required(path.child("listKind"), ""));
+    } else {
+        kind_like("listKind", list_kind, &mut errs);
+        if list_kind == kind {
+            errs.push(FieldError::invalid(
+                path.child("listKind"),
+                json!(list_kind),
+                "kind and listKind may not be the same",
+            ));
+        }
+    }
+    for (i, short) in string_list(names.get("shortNames")).iter().enumerate() {
+        for detail in crate::validation::is_dns1123_label(short) {
+            errs.push(FieldError::invalid(
+                path.child("shortNames").index(i),
+                json!(short),
+                detail,
+            ));
+        }
+    }
+    for (i, category) in string_list(names.get("categories")).iter().enumerate() {
+        for detail in crate::validation::is_dns1123_label(category) {
+            errs.push(FieldError::invalid(
+                path.child("categories").index(i),
+                json!(category),
+                detail,
+            ));
+        }
+    }
+    errs
+}
+
+fn validate_versions(spec: &Map<String, Value>, spec_path: &Path) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let path = spec_path.child("versions");
+    let versions = spec
+        .get("versions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    if versions.is_empty() {
+        errs.push(FieldError::required(path.clone(), ""));
+        return errs;
+    }
+    let storage = versions
+        .iter()
+        .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        .count();
+    if storage != 1 {
+        errs.push(FieldError::invalid(
+            path.clone(),
+            Value::Array(versions.to_vec()),
+            "must have exactly one version marked as storage version",
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, version) in versions.iter().enumerate() {
+        let vp = path.index(i);
+        let name = version.get("name").and_then(Value::as_str).unwrap_or("");
+        if name.is_empty() {
+            errs.push(FieldError::required(vp.child("name"), ""));
+        } else {
+            for detail in crate::validation::is_dns1035_label(name) {
+                errs.push(FieldError::invalid(vp.child("name"), json!(name), detail));
+            }
+            if !seen.insert(name) {
+                errs.push(FieldError::invalid(
+                    vp.child("name"),
+                    json!(name),
+                    "must be unique",
+                ));
+            }
+        }
+        let schema_path = vp.child("schema").child("openAPIV3Schema");
+        match version.pointer("/schema/openAPIV3Schema") {
+            None | Some(Value::Null) => {
+                errs.push(FieldError::required(schema_path, "schemas are required"))
+            }
+            Some(schema) => match Schema::from_crd(schema, &schema_path) {
+                Ok(_) => {}
+                Err(SchemaError::Invalid(found)) => errs.extend(found),
+                Err(other) => errs.push(FieldError::invalid(
+                    schema_path,
+                    Value::Null,
+                    other.to_string(),
+                )),
+            },
+        }
+        if let Some(cols) = version.get("additionalPrinterColumns") {
+            errs.extend(crate::table::validate_printer_columns(
+                cols,
+                &vp.child("additionalPrinterColumns"),
+            ));
+        }
+        for (j, field) in version
+            .get("selectableFields")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
+            let jp = vp.child("selectableFields").index(j).child("jsonPath");
+            match field.get("jsonPath").and_then(Value::as_str) {
+                None | Some("") => errs.push(FieldError::required(jp, "")),
+                Some(p) if !p.starts_with('.') || p.len() < 2 => {
+                    errs.push(FieldError::invalid(
+                        jp,
+                        json!(p),
+                        "must be a simple json path starting with .",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    errs
+}
+
+/// Marks a CRD being deleted: the cleanup finalizer holds it while its
+/// objects are deleted, and the `Terminating` condition says so.
+pub fn prepare_delete(v: &mut Value) {
+    if object::is_deleting(v) {
+        return;
+    }
+    if let Some(m) = object::meta_mut(v) {
+        let finalizers = m.entry("finalizers").or_insert_with(|| json!([]));
+        if let Some(list) = finalizers.as_array_mut()
+            && !list.iter().any(|f| f.as_str() == Some(CLEANUP_FINALIZER))
+        {
+            list.push(json!(CLEANUP_FINALIZER));
+        }
+    }
+    set_condition(
+        v,
+        "Terminating",
+        "True",
+        "InstanceDeletionInProgress",
+        "CustomResource deletion is in progress",
+    );
+}
+
+/// The answer to a create of a kind whose CRD is being deleted.
+pub fn terminating_error(rt: &ResourceType) -> ApiError {
+    ApiError::Status {
+        code: 405,
+        status: json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": "create not allowed while custom resource definition is terminating",
+            "reason": "MethodNotAllowed",
+            "details": {"group": rt.group, "kind": rt.resource},
+            "code": 405,
+        }),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Serving
+// ---------------------------------------------------------------------------
+
+/// The resources a CRD serves: one per served version, in kube's version
+/// priority order (the preferred version first).
+pub fn resource_types(crd: &Value) -> Result<Vec<ResourceType>, CrdError> {
+    let name = object::name(crd).to_string();
+    let malformed = |reason: &str| CrdError::Malformed {
+        name: name.clone(),
+        reason: reason.to_string(),
+    };
+    let spec = crd
+        .get("spec")
+        .and_then(Value::as_object)
+        .ok_or_else(|| malformed("no spec"))?;
+    let empty = Map::new();
+    let names = spec
+        .get("names")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let group = str_of(spec, "group");
+    let plural = str_of(names, "plural");
+    let kind = str_of(names, "kind");
+    if group.is_empty() || plural.is_empty() || kind.is_empty() {
+        return Err(malformed("group, plural or kind is missing"));
+    }
+    let storage = storage_version(crd).ok_or_else(|| malformed("no single storage version"))?;
+    let terminating = object::is_deleting(crd);
+    let versions = spec
+        .get("versions")
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed("no versions"))?;
+    let mut out = Vec::new();
+    for version in versions {
+        if version.get("served").and_then(Value::as_bool) != Some(true) {
+            continue;
+        }
+        let v_name = version.get("name").and_then(Value::as_str).unwrap_or("");
+        let schema_path = Path::new("spec").child("versions");
+        let schema = Schema::from_crd(
+            version
+                .pointer("/schema/openAPIV3Schema")
+                .unwrap_or(&Value::Null),
+            &schema_path,
+        )
+        .map_err(|source| CrdError::Schema {
+            name: name.clone(),
+            version: v_name.to_string(),
+            source,
+        })?;
+        let printer = crate::table::crd_columns(
+            version
+                .get("additionalPrinterColumns")
+                .unwrap_or(&Value::Null),
+        )
+        .map_err(|source| CrdError::Printer {
+            name: name.clone(),
+            version: v_name.to_string(),
+            source,
+        })?;
+        let status = version.pointer("/subresources/status").is_some();
+        let selectable_fields = version
+            .get("selectableFields")
+            .and_then(Value::as_array)
+            .map(|fields| {
+                fields
+                    .iter()
+                    .filter_map(|f| f.get("jsonPath").and_then(Value::as_str))
+                    .map(|p| p.trim_start_matches('.').to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(ResourceType {
+            group: group.to_string(),
+            version: v_name.to_string(),
+            resource: plural.to_string(),
+            singular: match str_of(names, "singular") {
+                "" => kind.to_lowercase(),
+                s => s.to_string(),
+            },
+            kind: kind.to_string(),
+            namespaced: str_of(spec, "scope") != "Cluster",
+            short_names: string_list(names.get("shortNames")),
+            categories: string_list(names.get("categories")),
+            status_subresource: status,
+            storage_prefix: format!("/registry/{group}/{plural}/"),
+            storage_api_version: format!("{group}/{storage}"),
+            tracks_generation: true,
+            create_on_update: false,
+            unconditional_update: false,
+            name_rule: NameRule::Subdomain,
+            special: Special::Custom { crd: name.clone() },
+            selectable_fields,
+            verbs: vec![
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "create",
+                "update",
+                "watch",
+            ],
+            custom: Some(Arc::new(CustomVersion {
+                schema,
+                printer,
+                terminating,
+            })),
+        });
+    }
+    out.sort_by(|a, b| version_order(&a.version, &b.version));
+    Ok(out)
+}
+
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// kube's version priority: kube-like versions (`v2`, `v1beta1`) first, GA
+/// before beta before alpha, higher numbers first; the rest by name.
+pub fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
+    fn parse(v: &str) -> Option<(u8, u64, u64)> {
+        let rest = v.strip_prefix('v')?;
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let major: u64 = rest[..digits].parse().ok()?;
+        if major == 0 {
+            return None;
+        }
+        let tail = &rest[digits..];
+        let (stage, minor) = if tail.is_empty() {
+            return Some((2, major, 0));
+        } else if let Some(m) = tail.strip_prefix("beta") {
+            (1, m)
+        } else if let Some(m) = tail.strip_prefix("alpha") {
+            (0, m)
+        } else {
+            return None;
+        };
+        if minor.is_empty() || !minor.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        Some((stage, major, minor.parse().ok()?))
+    }
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) => y.cmp(&x),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
+}
+
+fn condition_status<'a>(crd: &'a Value, ty: &str) -> Option<&'a str> {
+    crd.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(ty))?
+        .get("status")?
+        .as_str()
+}
+
+/// Sets one condition, keeping its transition time unless its status
+/// changes. Returns whether anything changed.
+fn set_condition(crd: &mut Value, ty: &str, status: &str, reason: &str, message: &str) -> bool {
+    let Some(o) = crd.as_object_mut() else {
+        return false;
+    };
+    let st = o.entry("status").or_insert_with(|| json!({}));
+    let Some(st) = st.as_object_mut() else {
+        return false;
+    };
+    let conditions = st.entry("conditions").or_insert_with(|| json!([]));
+    if !conditions.is_array() {
+        *conditions = json!([]);
+    }
+    let Some(list) = conditions.as_array_mut() else {
+        return false;
+    };
+    let now = object::now_timestamp();
+    match list
+        .iter_mut()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(ty))
+    {
+        Some(c) => {
+            let same = c.get("status").and_then(Value::as_str) == Some(status)
+                && c.get("reason").and_then(Value::as_str) == Some(reason)
+                && c.get("message").and_then(Value::as_str) == Some(message);
+            if same {
+                return false;
+            }
+            if c.get("status").and_then(Value::as_str) != Some(status) {
+                c["lastTransitionTime"] = json!(now);
+            }
+            c["status"] = json!(status);
+            c["reason"] = json!(reason);
+            c["message"] = json!(message);
+        }
+        None => list.push(json!({
+            "type": ty,
+            "status": status,
+            "lastTransitionTime": now,
+            "reason": reason,
+            "message": message,
+        })),
+    }
+    true
+}
+
+/// Which of a CRD's names another CRD of its group already holds, as
+/// kube's naming controller words it: (condition reason, message).
+fn name_conflict(crd: &Value, others: &[Value]) -> Option<(&'static str, String)> {
+    let group = crd.pointer("/spec/group").and_then(Value::as_str)?;
+    let names = crd.pointer("/spec/names")?.as_object()?;
+    let me = object::name(crd);
+    let taken = |pick: &dyn Fn(&Map<String, Value>) -> Vec<String>| -> HashSet<String> {
+        others
+            .iter()
+            .filter(|o| object::name(o) != me)
+            .filter(|o| o.pointer("/spec/group").and_then(Value::as_str) == Some(group))
+            .filter_map(|o| {
+                o.pointer("/status/acceptedNames")
+                    .and_then(Value::as_object)
+            })
+            .flat_map(pick)
+            .collect()
+    };
+    let resource_names = taken(&|n| {
+        let mut v = vec![
+            str_of(n, "plural").to_string(),
+            str_of(n, "singular").to_string(),
+        ];
+        v.extend(string_list(n.get("shortNames")));
+        v.retain(|s| !s.is_empty());
+        v
+    });
+    let kinds = taken(&|n| {
+        [str_of(n, "kind"), str_of(n, "listKind")]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    });
+    let in_use = |s: &str| format!("{s:?} is already in use");
+    let plural = str_of(names, "plural");
+    if resource_names.contains(plural) {
+        return Some(("PluralConflict", in_use(plural)));
+    }
+    let singular = str_of(names, "singular");
+    if resource_names.contains(singular) {
+        return Some(("SingularConflict", in_use(singular)));
+    }
+    for short in string_list(names.get("shortNames")) {
+        if resource_names.contains(&short) {
+            return Some(("ShortNamesConflict", in_use(&short)));
+        }
+    }
+    let kind = str_of(names, "kind");
+    if kinds.contains(kind) {
+        return Some(("KindConflict", in_use(kind)));
+    }
+    let list_kind = str_of(names, "listKind");
+    if kinds.contains(list_kind) {
+        return Some(("ListKindConflict", in_use(list_kind)));
+    }
+    None
+}
+
+/// Puts a CRD's versions in the registry, replacing what it served before.
+/// Returns false when it cannot be served.
+fn serve(api: &Api, crd: &Value) -> bool {
+    let name = object::name(crd).to_string();
+    match resource_types(crd) {
+        Ok(types) => {
+            let resources = api.registry.snapshot();
+            let before: Vec<&Arc<ResourceType>> = resources
+                .all()
+                .filter(|r| matches!(&r.special, Special::Custom { crd: c } if *c == name))
+                .collect();
+            // A cache keeps the scope and selectable fields of the resource
+            // it was started for; when those change it starts afresh, which
+            // ends its watches as kube's do when a CRD changes storage.
+            let restart_cache = match (before.first(), types.first()) {
+                (Some(old), Some(new)) => {
+                    old.storage_prefix != new.storage_prefix
+                        || old.namespaced != new.namespaced
+                        || before
+                            .iter()
+                            .map(|r| &r.selectable_fields)
+                            .ne(types.iter().map(|r| &r.selectable_fields))
+                }
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            let old_prefix = before.first().map(|r| r.storage_prefix.clone());
+            api.registry.update(|r| {
+                r.remove_crd(&name);
+                for t in types {
+                    r.add(t);
+                }
+            });
+            if restart_cache && let Some(prefix) = old_prefix {
+                api.drop_cache(&prefix);
+            }
+            true
+        }
+        Err(e) => {
+            tracing::warn!(crd = %name, error = %e, "cannot serve a CustomResourceDefinition");
+            false
+        }
+    }
+}
+
+fn served_prefix(api: &Api, crd: &str) -> Option<String> {
+    api.registry
+        .snapshot()
+        .all()
+        .find(|r| matches!(&r.special, Special::Custom { crd: c } if c == crd))
+        .map(|r| r.storage_prefix.clone())
+}
+
+/// Stops serving a CRD that is gone.
+fn unserve(api: &Api, crd: &str) {
+    if let Some(prefix) = served_prefix(api, crd) {
+        api.registry.update(|r| r.remove_crd(crd));
+        api.drop_cache(&prefix);
+        tracing::info!(crd, "stopped serving a CustomResourceDefinition");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The controller
+// ---------------------------------------------------------------------------
+
+/// Establishes CRDs and cleans up after deleted ones, reacting to the CRD
+/// watch cache. One runs per server; several servers on one store agree
+/// through compare-and-swap writes.
+#[derive(Debug)]
+pub struct Controller {
+    api: Weak<Api>,
+    queue: mpsc::UnboundedSender<String>,
+    /// The spec each CRD was last served with, to skip re-serving (and
+    /// ending watches) when only its status changed.
+    served: std::sync::Mutex<HashMap<String, Value>>,
+}
+
+impl Controller {
+    /// Serves the CRDs the store holds that were established (so a restart
+    /// serves the same kinds before the first request), then starts the
+    /// controller in the background.
+    pub async fn start(api: &Arc<Api>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let controller = Arc::new(Controller {
+            api: Arc::downgrade(api),
+            queue: tx,
+            served: std::sync::Mutex::new(HashMap::new()),
+        });
+        match controller.all_crds(api).await {
+            Ok(crds) => {
+                for crd in crds {
+                    if condition_status(&crd, "Established") == Some("True") && serve(api, &crd) {
+                        controller.changed(object::name(&crd), &crd);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot list CustomResourceDefinitions at start"),
+        }
+        tokio::spawn(controller.clone().feed());
+        tokio::spawn(controller.work(rx));
+    }
+
+    /// Queues the name of every CRD that changes, re-watching from scratch
+    /// (every CRD again) when the watch ends or falls behind.
+    async fn feed(self: Arc<Self>) {
+        loop {
+            let Some(api) = self.api.upgrade() else {
+                return;
+            };
+            if *api.shutdown_signal().borrow() {
+                return;
+            }
+            let Some(rt) = api
+                .registry
+                .snapshot()
+                .get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+                .cloned()
+            else {
+                return;
+            };
+            let cache = api.cache(&rt);
+            let mut shutdown = api.shutdown_signal();
+            drop(api);
+            let mut watch = match cache.watch(None, ReadAt::Any).await {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::warn!(error = %e, "CRD controller cannot watch; retrying");
+                    tokio::time::sleep(RETRY_AFTER).await;
+                    continue;
+                }
+            };
+            for event in &watch.initial {
+                let _ = self.queue.send(event.object.name.clone());
+            }
+            loop {
+                tokio::select! {
+                    signal = watch.live.recv() => match signal {
+                        Ok(Signal::Event(e)) => {
+                            let _ = self.queue.send(e.object.name.clone());
+                        }
+                        Ok(Signal::Progress(_)) => {}
+                        Err(_) => break,
+                    },
+                    _ = shutdown.wait_for(|s| *s) => return,
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn work(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<String>) {
+        while let Some(name) = rx.recv().await {
+            let Some(api) = self.api.upgrade() else {
+                return;
+            };
+            if *api.shutdown_signal().borrow() {
+                return;
+            }
+            let again = match self.reconcile(&api, &name).await {
+                Ok(again) => again,
+                Err(e) => {
+                    tracing::warn!(crd = %name, error = %e, "reconciling a CustomResourceDefinition");
+                    true
+                }
+            };
+            if again {
+                let queue = self.queue.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(RETRY_AFTER).await;
+                    let _ = queue.send(name);
+                });
+            }
+        }
+    }
+
+    /// Brings one CRD's serving and status up to date. Returns whether to
+    /// look again later.
+    async fn reconcile(&self, api: &Arc<Api>, name: &str) -> Result<bool, ApiError> {
+        let key = format!("{CRD_PREFIX}{name}");
+        let (Some(kv), _) = api.storage.get(&key).await.map_err(ApiError::storage)? else {
+            self.forget(name);
+            unserve(api, name);
+            return Ok(false);
+        };
+        let crd: Value = serde_json::from_slice(&kv.value)
+            .map_err(|e| ApiError::Internal(format!("stored CRD {name} is not JSON: {e}")))?;
+        if object::is_deleting(&crd) {
+            return self.finalize(api, &key, crd, kv.mod_revision).await;
+        }
+        let others = self.all_crds(api).await?;
+        let mut next = crd.clone();
+        let established_before = condition_status(&crd, "Established") == Some("True");
+        match name_conflict(&crd, &others) {
+            Some((reason, message)) => {
+                set_condition(&mut next, "NamesAccepted", "False", reason, &message);
+                if !established_before {
+                    set_condition(
+                        &mut next,
+                        "Established",
+                        "False",
+                        "NotAccepted",
+                        "not all names are accepted",
+                    );
+                }
+            }
+            None => {
+                let accepted = crd.pointer("/spec/names").cloned().unwrap_or(json!({}));
+                if let Some(st) = next.get_mut("status").and_then(Value::as_object_mut) {
+                    st.insert("acceptedNames".into(), accepted);
+                } else if let Some(o) = next.as_object_mut() {
+                    o.insert("status".into(), json!({"acceptedNames": accepted}));
+                }
+                set_condition(
+                    &mut next,
+                    "NamesAccepted",
+                    "True",
+                    "NoConflicts",
+                    "no conflicts found",
+                );
+                // Serve first, then say so: a client waiting for
+                // Established may use the kind as soon as it sees it.
+                if self.changed(name, &crd) {
+                    if !serve(api, &next) {
+                        return Ok(false);
+                    }
+                    tracing::info!(crd = %name, "serving a CustomResourceDefinition");
+                }
+                set_condition(
+                    &mut next,
+                    "Established",
+                    "True",
+                    "InitialNamesAccepted",
+                    "the initial names have been accepted",
+                );
+            }
+        }
+        add_stored_version(&mut next);
+        if next == crd {
+            return Ok(false);
+        }
+        let bytes = serde_json::to_vec(&next).unwrap_or_default();
+        match api
+            .storage
+            .update(&key, bytes.into(), kv.mod_revision)
+            .await
+            .map_err(ApiError::storage)?
+        {
+            Write::Done { .. } => Ok(false),
+            // Someone else wrote it; their write queues it again.
+            Write::Conflict { .. } => Ok(false),
+        }
+    }
+
+    /// Whether a CRD's spec differs from what it was last served with, and
+    /// records the new one.
+    fn changed(&self, name: &str, crd: &Value) -> bool {
+        let spec = crd.get("spec").cloned().unwrap_or(Value::Null);
+        let mut served = self.served.lock().unwrap_or_else(|e| e.into_inner());
+        if served.get(name) == Some(&spec) {
+            return false;
+        }
+        served.insert(name.to_string(), spec);
+        true
+    }
+
+    fn forget(&self, name: &str) {
+        self.served
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+    }
+
+    async fn all_crds(&self, api: &Arc<Api>) -> Result<Vec<Value>, ApiError> {
+        let page = api
+            .storage
+            .list(CRD_PREFIX, "", 0, 0)
+            .await
+            .map_err(ApiError::storage)?;
+        Ok(page
+            .items
+            .iter()
+            .filter_map(|kv| serde_json::from_slice(&kv.value).ok())
+            .collect())
+    }
+
+    /// Deletes the objects of a CRD being deleted, then lets it go.
+    async fn finalize(
+        &self,
+        api: &Arc<Api>,
+        key: &str,
+        crd: Value,
+        revision: i64,
+    ) -> Result<bool, ApiError> {
+        if !object::finalizers(&crd)
+            .iter()
+            .any(|f| f == CLEANUP_FINALIZER)
+        {
+            return Ok(false);
+        }
+        let name = object::name(&crd).to_string();
+        // Keep serving the kind, read-only for new objects, so clients can
+        // see the deletions and controllers can remove their finalizers.
+        self.forget(&name);
+        if !serve(api, &crd) {
+            // Nothing can be served from it; its objects, if any, are
+            // unreachable through the API, so they are removed directly.
+            tracing::warn!(crd = %name, "deleting a CRD that cannot be served");
+        }
+        let resources = api.registry.snapshot();
+        let rt = resources
+            .all()
+            .find(|r| matches!(&r.special, Special::Custom { crd: c } if *c == name))
+            .cloned();
+        if let Some(rt) = rt {
+            let page = api
+                .storage
+                .list(&rt.storage_prefix, "", 0, 0)
+                .await
+                .map_err(ApiError::storage)?;
+            if !page.items.is_empty() {
+                for kv in page.items {
+                    let Ok(v) = serde_json::from_slice::<Value>(&kv.value) else {
+                        continue;
+                    };
+                    let ns = object::namespace(&v).to_string();
+                    let ns = (!ns.is_empty()).then_some(ns.as_str());
+                    match crate::rest::write::delete_object(
+                        api,
+                        &rt,
+                        ns,
+                        object::name(&v),
+                        &Default::default(),
+                        false,
+                    )
+                    .await
+                    {
+                        Ok(_) | Err(ApiError::NotFound { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                // Objects held by finalizers keep the CRD; look again.
+                return Ok(true);
+            }
+        }
+        let mut next = crd;
+        set_condition(
+            &mut next,
+            "Terminating",
+            "False",
+            "InstanceDeletionCompleted",
+            "removed all instances",
+        );
+        if let Some(m) = object::meta_mut(&mut next)
+            && let Some(list) = m.get_mut("finalizers").and_then(Value::as_array_mut)
+        {
+            list.retain(|f| f.as_str() != Some(CLEANUP_FINALIZER));
+        }
+        let write = if object::finalizers(&next).is_empty() {
+            api.storage.delete(key, revision).await
+        } else {
+            let bytes = serde_json::to_vec(&next).unwrap_or_default();
+            api.storage.update(key, bytes.into(), revision).await
+        }
+        .map_err(ApiError::storage)?;
+        Ok(matches!(write, Write::Conflict { .. }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crd() -> Value {
+        json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "crontabs.stable.example.com"},
+            "spec": {
+                "group": "stable.example.com",
+                "scope": "Namespaced",
+                "names": {"plural": "crontabs", "kind": "CronTab", "shortNames": ["ct"]},
+                "versions": [
+                    {"name": "v1beta1", "served": true, "storage": false,
+                     "schema": {"openAPIV3Schema": {"type": "object"}}},
+                    {"name": "v1", "served": true, "storage": true,
+                     "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                         "spec": {"type": "object", "properties": {
+                             "cronSpec": {"type": "string"},
+                             "replicas": {"type": "integer", "default": 1}}}}}},
+                     "subresources": {"status": {}},
+                     "selectableFields": [{"jsonPath": ".spec.cronSpec"}],
+                     "additionalPrinterColumns": [
+                         {"name": "Spec", "type": "string", "jsonPath": ".spec.cronSpec"}]},
+                ],
+            },
+        })
+    }
+
+    fn messages(errs: &[FieldError]) -> Vec<String> {
+        errs.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn defaults_and_status_on_create() {
+        let mut v = crd();
+        v["status"] = json!({"conditions": [{"type": "Established", "status": "True"}]});
+        prepare_create(&mut v);
+        assert_eq!(v["spec"]["names"]["singular"], "crontab");
+        assert_eq!(v["spec"]["names"]["listKind"], "CronTabList");
+        assert_eq!(v["spec"]["conversion"]["strategy"], "None");
+        assert_eq!(
+            v["status"],
+            json!({"acceptedNames": {"plural": "", "kind": ""}, "storedVersions": ["v1"]})
+        );
+        assert!(validate(&v).is_empty(), "{:?}", messages(&validate(&v)));
+    }
+
+    #[test]
+    fn stored_versions_only_grow() {
+        let mut v = crd();
+        prepare_create(&mut v);
+        v["spec"]["versions"][0]["storage"] = json!(true);
+        v["spec"]["versions"][1]["storage"] = json!(false);
+        prepare_update(&mut v);
+        assert_eq!(v["status"]["storedVersions"], json!(["v1", "v1beta1"]));
+    }
+
+    #[test]
+    fn kube_messages_for_bad_crds() {
+        let mut v = crd();
+        v["metadata"]["name"] = json!("wrong.example.com");
+        v["spec"]["group"] = json!("nodots");
+        v["spec"]["scope"] = json!("Global");
+        v["spec"]["names"]["plural"] = json!("CronTabs");
+        v["spec"]["names"]["listKind"] = json!("CronTab");
+        v["spec"]["versions"][0]["name"] = json!("v1");
+        v["spec"]["versions"][0]["storage"] = json!(true);
+        v["spec"]["versions"][1]["schema"] = json!(null);
+        default_crd(&mut v);
+        let got = messages(&validate(&v));
+        for want in [
+            r#"metadata.name: Invalid value: "wrong.example.com": must be spec.names.plural+"."+spec.group"#,
+            r#"spec.group: Invalid value: "nodots": should be a domain with at least one dot"#,
+            r#"spec.scope: Unsupported value: "Global": supported values: "Cluster", "Namespaced""#,
+            r#"spec.names.listKind: Invalid value: "CronTab": kind and listKind may not be the same"#,
+            r#"spec.versions[1].name: Invalid value: "v1": must be unique"#,
+            "spec.versions[1].schema.openAPIV3Schema: Required value: schemas are required",
+        ] {
+            assert!(got.iter().any(|g| g == want), "missing {want}\nin {got:#?}");
+        }
+        assert!(
+            got.iter().any(|g| g.starts_with(
+                r#"spec.names.plural: Invalid value: "CronTabs": a lowercase RFC 1123 label"#
+            )),
+            "{got:#?}"
+        );
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with("spec.versions: Invalid value:")
+                    && g.ends_with("must have exactly one version marked as storage version")),
+            "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn missing_everything_is_required_not_a_panic() {
+        for body in [
+            json!({}),
+            json!({"spec": null}),
+            json!({"spec": {"names": 3, "versions": "x"}}),
+        ] {
+            let got = messages(&validate(&body));
+            assert!(
+                got.iter().any(|g| g == "spec.group: Required value"),
+                "{got:?}"
+            );
+            assert!(
+                got.iter().any(|g| g == "spec.names.kind: Required value"),
+                "{got:?}"
+            );
+            assert!(
+                got.iter().any(|g| g == "spec.versions: Required value"),
+                "{got:?}"
+            );
+            assert!(resource_types(&body).is_err());
+        }
+    }
+
+    #[test]
+    fn schema_errors_carry_the_version_path() {
+        let mut v = crd();
+        v["spec"]["versions"][1]["schema"]["openAPIV3Schema"]["properties"]["spec"]["type"] =
+            json!("nonsense");
+        let got = messages(&validate(&v));
+        assert!(
+            got.iter()
+                .any(|g| g
+                    .starts_with("spec.versions[1].schema.openAPIV3Schema.properties[spec].type")),
+            "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn served_versions_become_resource_types() {
+        let mut v = crd();
+        prepare_create(&mut v);
+        let types = resource_types(&v).unwrap();
+        let versions: Vec<&str> = types.iter().map(|t| t.version.as_str()).collect();
+        assert_eq!(versions, ["v1", "v1beta1"]);
+        let v1 = &types[0];
+        assert_eq!(v1.storage_prefix, "/registry/stable.example.com/crontabs/");
+        assert_eq!(v1.storage_api_version, "stable.example.com/v1");
+        assert_eq!(types[1].storage_api_version, "stable.example.com/v1");
+        assert!(v1.namespaced);
+        assert!(v1.status_subresource);
+        assert!(!types[1].status_subresource);
+        assert_eq!(v1.selectable_fields, ["spec.cronSpec"]);
+        assert_eq!(v1.short_names, ["ct"]);
+        assert_eq!(v1.singular, "crontab");
+        let custom = v1.custom.as_ref().unwrap();
+        assert!(!custom.terminating);
+        assert_eq!(custom.printer.columns().len(), 2);
+        // Unserved versions are not served.
+        v["spec"]["versions"][0]["served"] = json!(false);
+        assert_eq!(resource_types(&v).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn kube_version_priority() {
+        let mut v = vec![
+            "foo10",
+            "v1",
+            "v12alpha1",
+            "v10beta3",
+            "foo1",
+            "v2",
+            "v11beta2",
+            "v3beta1",
+            "v11alpha2",
+            "v10",
+        ];
+        v.sort_by(|a, b| version_order(a, b));
+        assert_eq!(
+            v,
+            [
+                "v10",
+                "v2",
+                "v1",
+                "v11beta2",
+                "v10beta3",
+                "v3beta1",
+                "v12alpha1",
+                "v11alpha2",
+                "foo1",
+                "foo10"
+            ]
+        );
+    }
+
+    #[test]
+    fn names_in_use_conflict() {
+        let mut a = crd();
+        prepare_create(&mut a);
+        a["status"]["acceptedNames"] = a["spec"]["names"].clone();
+        let mut b = crd();
+        b["metadata"]["name"] = json!("crontabs2.stable.example.com");
+        b["spec"]["names"] =
+            json!({"plural": "crontabs2", "kind": "CronTab2", "shortNames": ["ct"]});
+        default_crd(&mut b);
+        assert_eq!(
+            name_conflict(&b, &[a.clone()]),
+            Some(("ShortNamesConflict", "\"ct\" is already in use".to_string()))
+        );
+        b["spec"]["names"]["shortNames"] = json!([]);
+        b["spec"]["names"]["kind"] = json!("CronTab");
+        b["spec"]["names"]["listKind"] = json!("CronTab2List");
+        assert_eq!(
+            name_conflict(&b, &[a.clone()]),
+            Some(("KindConflict", "\"CronTab\" is already in use".to_string()))
+        );
+        // Another group, or itself, is no conflict.
+        b["spec"]["group"] = json!("other.example.com");
+        assert_eq!(name_conflict(&b, &[a.clone()]), None);
+        assert_eq!(name_conflict(&a, &[a.clone()]), None);
+    }
+
+    #[test]
+    fn conditions_keep_their_transition_time() {
+        let mut v = crd();
+        assert!(set_condition(&mut v, "Established", "True", "R", "m"));
+        let t = v["status"]["conditions"][0]["lastTransitionTime"].clone();
+        assert!(!set_condition(&mut v, "Established", "True", "R", "m"));
+        assert!(set_condition(&mut v, "Established", "True", "R2", "m"));
+        assert_eq!(v["status"]["conditions"][0]["lastTransitionTime"], t);
+        assert_eq!(condition_status(&v, "Established"), Some("True"));
+    }
+
+    #[test]
+    fn deleting_adds_the_finalizer_once() {
+        let mut v = crd();
+        prepare_delete(&mut v);
+        assert_eq!(v["metadata"]["finalizers"], json!([CLEANUP_FINALIZER]));
+        assert_eq!(condition_status(&v, "Terminating"), Some("True"));
+        v["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        v["metadata"]["finalizers"] = json!([]);
+        prepare_delete(&mut v);
+        assert_eq!(v["metadata"]["finalizers"], json!([]));
+    }
+}
