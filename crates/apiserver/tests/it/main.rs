@@ -1,8 +1,13 @@
 //! Integration tests of the API server, against real clients: kube-rs
-//! (client and runtime), kubectl, and etcd as a backend.
+//! (client and runtime), kubectl, the Python `kubernetes` client, and etcd
+//! as a backend.
 
 #![allow(clippy::unwrap_used)]
 
 mod clients;
 mod kubectl;
 mod lifecycle;
+mod python;
+mod raw;
+mod representations;
+mod write_options;
