@@ -2,7 +2,7 @@
 # Installs everything the test suite needs on a fresh Debian bookworm machine:
 # PostgreSQL (second backend), etcd 3.5 server and etcdctl from trixie (the
 # reference peer), kubectl (from trixie if missing), protobuf-compiler and libprotobuf-dev,
-# openssl, and the Python test clients.
+# openssl, and the Python test clients (requirements-test.txt).
 # Idempotent: a machine that already has everything does no network work.
 set -euo pipefail
 
@@ -17,6 +17,10 @@ command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/descriptor.proto ] || need+=(libprotobuf-dev)
 # The API server's tests drive kubectl (1.32 from trixie when missing).
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
+# The Python test clients need python3 and pip (the machine's own, e.g.
+# pyenv's, when there is one).
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${need[*]}"
@@ -49,10 +53,24 @@ PIN
   [ ${#trixie[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends -t trixie "${trixie[@]}"
 fi
 
-# Python packages the tests drive as real third-party peers (PyJWT for the JWT tests).
-if ! python3 -c 'import jwt, cryptography' >/dev/null 2>&1; then
+# Python packages the tests drive as real third-party peers: PyJWT for the
+# JWT tests, the official `kubernetes` client for the API server's. Installed
+# when one is missing or differs from its pin in requirements-test.txt.
+requirements="$(dirname "$0")/../requirements-test.txt"
+if ! python3 - "$requirements" >/dev/null 2>&1 <<'PY'
+import importlib.metadata, re, sys
+for line in open(sys.argv[1]):
+    m = re.match(r"\s*([A-Za-z0-9_.-]+)\s*(==\s*(\S+))?", line.split("#")[0])
+    if m and m.group(1):
+        have = importlib.metadata.version(m.group(1))
+        if m.group(3) and have != m.group(3):
+            sys.exit(1)
+PY
+then
   echo "install-test-deps: installing requirements-test.txt"
-  python3 -m pip install -q -r requirements-test.txt
+  # Debian's own python3 refuses pip installs (PEP 668) unless told; pips
+  # too old to know the setting ignore it.
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -r "$requirements"
 fi
 
 # The Debian etcd-server package starts a system etcd on 2379; tests start

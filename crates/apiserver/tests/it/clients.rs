@@ -1,5 +1,6 @@
-//! kube-rs against the server: CRUD, conflicts, lists, watches, a
-//! reflector and a controller, on the embedded store and on etcd.
+//! kube-rs against the server: CRUD, conflicts, lists, watches, reflectors
+//! and a controller, each on the embedded store, on `causeway store` and on
+//! a real etcd.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -244,56 +245,97 @@ async fn crud_list_watch(server: &ApiServer) {
     }
 }
 
+/// Where a test's server keeps its objects.
+#[derive(Clone, Copy, Debug)]
+enum Store {
+    /// The store engine in-process.
+    Embedded,
+    /// `causeway store` as a child process, through `--etcd-servers`.
+    Causeway,
+    /// A real etcd 3.5.
+    Etcd,
+}
+
+/// Runs `scenario` on a server of its own on `store`, then stops both.
+async fn run_on(store: Store, scenario: impl AsyncFnOnce(&ApiServer)) {
+    // Held to the end: dropping them stops the store processes.
+    let (causeway, etcd) = match store {
+        Store::Embedded => (None, None),
+        Store::Causeway => (
+            Some(CausewayProcess::start_sqlite(&[]).await.unwrap()),
+            None,
+        ),
+        Store::Etcd => (None, Some(Etcd::start().await.unwrap())),
+    };
+    let endpoint = causeway
+        .as_ref()
+        .map(CausewayProcess::endpoint)
+        .or_else(|| etcd.as_ref().map(Etcd::endpoint));
+    let server = match endpoint {
+        None => ApiServer::start().await.unwrap(),
+        Some(endpoint) => {
+            let dir = Arc::new(tempfile::tempdir().unwrap());
+            ApiServer::start_in(dir, Backend::Etcd(endpoint))
+                .await
+                .unwrap()
+        }
+    };
+    scenario(&server).await;
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn kube_client_on_the_embedded_store() {
-    let server = ApiServer::start().await.unwrap();
-    crud_list_watch(&server).await;
-    server.stop().await;
+    run_on(Store::Embedded, crud_list_watch).await;
 }
 
 #[tokio::test]
 async fn kube_client_on_causeway_store() {
-    let store = CausewayProcess::start_sqlite(&[]).await.unwrap();
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let server = ApiServer::start_in(dir, Backend::Etcd(store.endpoint()))
-        .await
-        .unwrap();
-    crud_list_watch(&server).await;
-    server.stop().await;
+    run_on(Store::Causeway, crud_list_watch).await;
 }
 
 #[tokio::test]
 async fn kube_client_on_real_etcd() {
-    let etcd = Etcd::start().await.unwrap();
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let server = ApiServer::start_in(dir, Backend::Etcd(etcd.endpoint()))
-        .await
-        .unwrap();
-    crud_list_watch(&server).await;
-    server.stop().await;
+    run_on(Store::Etcd, crud_list_watch).await;
 }
 
-#[tokio::test]
-async fn watcher_reflector_and_controller() {
+/// A reflector (list + watch, and the streaming-list variant) and a
+/// controller that reconciles every ConfigMap, run once per backend.
+async fn reflector_and_controller(server: &ApiServer) {
     use kube::runtime::controller::{Action, Controller};
-    let server = ApiServer::start().await.unwrap();
     let client = server.client().unwrap();
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
 
-    // A reflector fills its store from list + watch.
+    // Reflectors fill their stores from list + watch, and from a watch
+    // that sends the initial objects itself (sendInitialEvents).
     let (reader, writer) = kube::runtime::reflector::store::<ConfigMap>();
     let reflector =
         kube::runtime::reflector(writer, watcher(cms.clone(), watcher::Config::default()))
             .applied_objects()
             .for_each(|_| async {});
     let reflector = tokio::spawn(reflector);
+    let (streamed, writer) = kube::runtime::reflector::store::<ConfigMap>();
+    let streaming = kube::runtime::reflector(
+        writer,
+        watcher(cms.clone(), watcher::Config::default().streaming_lists()),
+    )
+    .applied_objects()
+    .for_each(|_| async {});
+    let streaming = tokio::spawn(streaming);
     for i in 0..5 {
         cms.create(&PostParams::default(), &cm(&format!("r{i}"), json!({})))
             .await
             .unwrap();
     }
     causeway_testkit::wait_for(Duration::from_secs(10), || async {
-        reader.state().len() == 5
+        reader.state().len() == 5 && streamed.state().len() == 5
+    })
+    .await
+    .unwrap();
+    // A delete leaves both stores.
+    cms.delete("r4", &DeleteParams::default()).await.unwrap();
+    causeway_testkit::wait_for(Duration::from_secs(10), || async {
+        reader.state().len() == 4 && streamed.state().len() == 4
     })
     .await
     .unwrap();
@@ -327,7 +369,7 @@ async fn watcher_reflector_and_controller() {
         let cms = cms.clone();
         async move {
             let list = cms.list(&ListParams::default()).await.unwrap();
-            list.items.len() == 6
+            list.items.len() == 5
                 && list.items.iter().all(|c| {
                     c.metadata
                         .annotations
@@ -338,9 +380,39 @@ async fn watcher_reflector_and_controller() {
     })
     .await
     .unwrap();
+    // The reflectors saw the controller's writes too.
+    causeway_testkit::wait_for(Duration::from_secs(10), || async {
+        [&reader, &streamed].iter().all(|store| {
+            let state = store.state();
+            state.len() == 5
+                && state.iter().all(|c| {
+                    c.metadata
+                        .annotations
+                        .as_ref()
+                        .is_some_and(|a| a.contains_key("reconciled"))
+                })
+        })
+    })
+    .await
+    .unwrap();
     controller.abort();
+    streaming.abort();
     reflector.abort();
-    server.stop().await;
+}
+
+#[tokio::test]
+async fn reflector_and_controller_on_the_embedded_store() {
+    run_on(Store::Embedded, reflector_and_controller).await;
+}
+
+#[tokio::test]
+async fn reflector_and_controller_on_causeway_store() {
+    run_on(Store::Causeway, reflector_and_controller).await;
+}
+
+#[tokio::test]
+async fn reflector_and_controller_on_real_etcd() {
+    run_on(Store::Etcd, reflector_and_controller).await;
 }
 
 #[tokio::test]

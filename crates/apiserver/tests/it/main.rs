@@ -1,5 +1,6 @@
 //! Integration tests of the API server, against real clients: kube-rs
-//! (client and runtime), kubectl, and etcd as a backend.
+//! (client and runtime), kubectl, the Python `kubernetes` client, and etcd
+//! as a backend.
 
 #![allow(clippy::unwrap_used)]
 
@@ -7,3 +8,7 @@ mod clients;
 mod crds;
 mod kubectl;
 mod lifecycle;
+mod python;
+mod raw;
+mod representations;
+mod write_options;
