@@ -236,8 +236,8 @@ pub async fn before_create(
     v: &mut Value,
     dry_run: bool,
 ) -> Result<(), ApiError> {
-    if rt.special == Special::Service && !dry_run {
-        allocate_cluster_ip(api, v).await?;
+    if rt.special == Special::Service {
+        allocate_cluster_ip(api, v, dry_run).await?;
     }
     Ok(())
 }
@@ -309,7 +309,9 @@ fn service_range(api: &Api) -> Result<(u32, u32), ApiError> {
     Ok((u32::from(net), 1u32 << (32 - bits)))
 }
 
-async fn allocate_cluster_ip(api: &Arc<Api>, v: &mut Value) -> Result<(), ApiError> {
+/// Takes a ClusterIP for a new Service: the one it asks for, or a free one.
+/// A dry run only looks for one, and takes nothing.
+async fn allocate_cluster_ip(api: &Arc<Api>, v: &mut Value, dry_run: bool) -> Result<(), ApiError> {
     let ty = v
         .pointer("/spec/type")
         .and_then(Value::as_str)
@@ -343,18 +345,12 @@ async fn allocate_cluster_ip(api: &Arc<Api>, v: &mut Value) -> Result<(), ApiErr
                 ),
             ));
         }
-        let key = format!("{CLUSTER_IP_PREFIX}{requested}");
-        return match api
-            .storage
-            .create(&key, owner.into())
-            .await
-            .map_err(ApiError::storage)?
-        {
-            Write::Done { .. } => {
+        return match claim_ip(api, &requested, &owner, dry_run).await? {
+            true => {
                 set_cluster_ip(v, &requested);
                 Ok(())
             }
-            Write::Conflict { .. } => Err(invalid_ip(
+            false => Err(invalid_ip(
                 v,
                 &requested,
                 &format!("failed to allocate IP {requested}: provided IP is already allocated"),
@@ -368,13 +364,7 @@ async fn allocate_cluster_ip(api: &Arc<Api>, v: &mut Value) -> Result<(), ApiErr
     let start = rand::random_range(0..usable);
     for i in 0..usable.min(4096) {
         let ip = Ipv4Addr::from(net + 2 + (start + i) % usable).to_string();
-        let key = format!("{CLUSTER_IP_PREFIX}{ip}");
-        if let Write::Done { .. } = api
-            .storage
-            .create(&key, owner.clone().into())
-            .await
-            .map_err(ApiError::storage)?
-        {
+        if claim_ip(api, &ip, &owner, dry_run).await? {
             set_cluster_ip(v, &ip);
             return Ok(());
         }
@@ -383,6 +373,22 @@ async fn allocate_cluster_ip(api: &Arc<Api>, v: &mut Value) -> Result<(), ApiErr
         "failed to allocate a serviceIP: range is full ({})",
         api.config.service_cidr
     )))
+}
+
+/// Records `ip` as taken by `owner`; false if it already was. A dry run
+/// only checks.
+async fn claim_ip(api: &Api, ip: &str, owner: &str, dry_run: bool) -> Result<bool, ApiError> {
+    let key = format!("{CLUSTER_IP_PREFIX}{ip}");
+    if dry_run {
+        let (kv, _) = api.storage.get(&key).await.map_err(ApiError::storage)?;
+        return Ok(kv.is_none());
+    }
+    let write = api
+        .storage
+        .create(&key, owner.to_string().into())
+        .await
+        .map_err(ApiError::storage)?;
+    Ok(matches!(write, Write::Done { .. }))
 }
 
 fn invalid_ip(v: &Value, ip: &str, detail: &str) -> ApiError {

@@ -26,12 +26,33 @@ use crate::resource::ResourceType;
 use crate::storage::{Kv, Write};
 use crate::strategy;
 
-/// The request's `fieldValidation` (kube's default when unset is Warn).
-fn field_validation(req: &Request) -> FieldValidation {
+/// The request's `fieldValidation` (kube's default when unset is Warn);
+/// `options` names the options kind kube blames for a bad value
+/// (`CreateOptions`, `UpdateOptions`, `PatchOptions`).
+fn field_validation(req: &Request, options: &str) -> Result<FieldValidation, ApiError> {
     match req.query.str("fieldValidation") {
-        "Strict" => FieldValidation::Strict,
-        "Ignore" => FieldValidation::Ignore,
-        _ => FieldValidation::Warn,
+        "" | "Warn" => Ok(FieldValidation::Warn),
+        "Strict" => Ok(FieldValidation::Strict),
+        "Ignore" => Ok(FieldValidation::Ignore),
+        other => Err(invalid_options(
+            options,
+            FieldError::not_supported(
+                "fieldValidation",
+                json!(other),
+                &["", "Ignore", "Strict", "Warn"],
+            ),
+        )),
+    }
+}
+
+/// A 422 about one of the request's options, as kube words it
+/// (`CreateOptions.meta.k8s.io "" is invalid: ...`).
+fn invalid_options(options: &str, error: FieldError) -> ApiError {
+    ApiError::Invalid {
+        group: "meta.k8s.io".into(),
+        kind: options.into(),
+        name: String::new(),
+        errors: vec![error],
     }
 }
 
@@ -75,7 +96,13 @@ fn check_decode(
     if let Some(error) = report.error {
         return Err(cannot(&error));
     }
-    unknown_fields(&report.unknown_fields)
+    let warnings = unknown_fields(&report.unknown_fields)?;
+    // kube decodes into typed structs, which have nowhere to keep unknown
+    // fields: they are dropped under Warn and Ignore alike.
+    if !report.unknown_fields.is_empty() {
+        schema.prune(v);
+    }
+    Ok(warnings)
 }
 
 /// Adds kube's `Warning` headers (`299 - "<text>"`).
@@ -221,21 +248,30 @@ fn check_namespace(rt: &ResourceType, url_ns: Option<&str>, v: &mut Value) -> Re
     Ok(())
 }
 
-fn is_dry_run(req: &Request) -> Result<bool, ApiError> {
-    match req.query.get("dryRun") {
-        None | Some("") => Ok(false),
-        Some("All") => Ok(true),
-        Some(other) => Err(ApiError::Invalid {
-            group: "meta.k8s.io".into(),
-            kind: "CreateOptions".into(),
-            name: String::new(),
-            errors: vec![FieldError::not_supported(
-                "dryRun",
-                json!([other]),
-                &["All"],
-            )],
-        }),
+/// Whether the request's `dryRun` asks for a dry run (`All`, the only
+/// value kube knows); `options` as for [`field_validation`].
+fn is_dry_run(req: &Request, options: &str) -> Result<bool, ApiError> {
+    dry_run_values(req.query.get("dryRun"), options)
+}
+
+fn dry_run_values<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+    options: &str,
+) -> Result<bool, ApiError> {
+    let mut dry = false;
+    for value in values {
+        match value {
+            "" => {}
+            "All" => dry = true,
+            other => {
+                return Err(invalid_options(
+                    options,
+                    FieldError::not_supported("dryRun", json!([other]), &["All"]),
+                ));
+            }
+        }
     }
+    Ok(dry)
 }
 
 fn invalid(rt: &ResourceType, v: &Value, errors: Vec<FieldError>) -> Result<(), ApiError> {
@@ -276,9 +312,10 @@ pub async fn create(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
     }
     let mut v = decode_object(&req)?;
     check_type(&rt, &mut v)?;
-    let warnings = check_decode(&rt, &mut v, field_validation(&req))?;
+    let validation = field_validation(&req, "CreateOptions")?;
+    let dry_run = is_dry_run(&req, "CreateOptions")?;
+    let warnings = check_decode(&rt, &mut v, validation)?;
     check_namespace(&rt, req.target.namespace.as_deref(), &mut v)?;
-    let dry_run = is_dry_run(&req)?;
     if let Some(m) = object::meta(&v)
         && m.get("resourceVersion")
             .is_some_and(|rv| rv.as_str().is_some_and(|s| !s.is_empty()))
@@ -305,6 +342,20 @@ async fn create_object(
     generate: bool,
     dry_run: bool,
 ) -> Result<Value, ApiError> {
+    // kube names the object before anything looks at it, so a generated
+    // name is validated like a given one.
+    let generate_name = |v: &mut Value| {
+        let prefix = object::meta_str(v, "generateName").to_string();
+        if let Some(m) = object::meta_mut(v) {
+            m.insert(
+                "name".into(),
+                json!(format!("{prefix}{}", object::random_suffix())),
+            );
+        }
+    };
+    if generate {
+        generate_name(&mut v);
+    }
     prepare_create(rt, &mut v);
     strategy::prepare_create(api, rt, &mut v);
     invalid(rt, &v, strategy::validate(api, rt, &v, None))?;
@@ -312,21 +363,28 @@ async fn create_object(
         check_namespace_open(api, rt, &v).await?;
     }
     for attempt in 0..8 {
-        if generate {
-            let prefix = object::meta_str(&v, "generateName").to_string();
-            if let Some(m) = object::meta_mut(&mut v) {
-                m.insert(
-                    "name".into(),
-                    json!(format!("{prefix}{}", object::random_suffix())),
-                );
-            }
+        if generate && attempt > 0 {
+            generate_name(&mut v);
         }
         let name = object::name(&v).to_string();
         let key = rt.key(Some(object::namespace(&v)), &name);
         if dry_run {
+            // A dry run answers what the write would: AlreadyExists for a
+            // taken name, and the allocations it would make.
+            let (existing, _) = api.storage.get(&key).await.map_err(ApiError::storage)?;
+            if existing.is_some() {
+                if generate && attempt < 7 {
+                    continue;
+                }
+                return Err(ApiError::AlreadyExists {
+                    what: rt.qualified(),
+                    name,
+                });
+            }
+            strategy::before_create(api, rt, &mut v, true).await?;
             return Ok(v);
         }
-        strategy::before_create(api, rt, &mut v, dry_run).await?;
+        strategy::before_create(api, rt, &mut v, false).await?;
         match api
             .storage
             .create(&key, stored(&v))
@@ -415,7 +473,9 @@ pub async fn update(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
     let rt = req.target.resource.clone();
     let mut v = decode_object(&req)?;
     check_type(&rt, &mut v)?;
-    let warnings = check_decode(&rt, &mut v, field_validation(&req))?;
+    let validation = field_validation(&req, "UpdateOptions")?;
+    let dry_run = is_dry_run(&req, "UpdateOptions")?;
+    let warnings = check_decode(&rt, &mut v, validation)?;
     check_namespace(&rt, req.target.namespace.as_deref(), &mut v)?;
     let name = req.target.name.clone().unwrap_or_default();
     let body_name = object::name(&v).to_string();
@@ -428,7 +488,6 @@ pub async fn update(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
             "the name of the object ({body_name}) does not match the name on the URL ({name})"
         )));
     }
-    let dry_run = is_dry_run(&req)?;
     let precondition = object::meta_str(&v, "resourceVersion").to_string();
     let status = req.target.subresource.as_deref() == Some("status");
     let (code, out) = guaranteed_update(api, &req, &name, dry_run, |current| {
@@ -638,11 +697,11 @@ fn not_found(rt: &ResourceType, name: &str) -> ApiError {
 pub async fn patch(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiError> {
     let rt = req.target.resource.clone();
     let name = req.target.name.clone().unwrap_or_default();
-    let dry_run = is_dry_run(&req)?;
+    let dry_run = is_dry_run(&req, "PatchOptions")?;
     let status = req.target.subresource.as_deref() == Some("status");
     let custom = matches!(rt.special, crate::resource::Special::Custom { .. });
     let kind = PatchType::from_content_type(&req.content_type, !custom).map_err(patch_error)?;
-    let validation = field_validation(&req);
+    let validation = field_validation(&req, "PatchOptions")?;
     let mut warnings = Vec::new();
     let meta = if custom {
         None
@@ -691,10 +750,17 @@ pub async fn patch(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiEr
 pub(crate) struct DeleteOptions {
     uid: Option<String>,
     resource_version: Option<String>,
+    /// `dryRun: [All]`, from the body or the query.
+    dry_run: bool,
 }
 
+/// kube reads DeleteOptions from the body when there is one (that is where
+/// client-go and kube-rs put `dryRun`), else from the query.
 fn delete_options(req: &Request) -> Result<DeleteOptions, ApiError> {
-    let mut o = DeleteOptions::default();
+    let mut o = DeleteOptions {
+        dry_run: is_dry_run(req, "DeleteOptions")?,
+        ..DeleteOptions::default()
+    };
     if req.body.iter().any(|b| !b.is_ascii_whitespace()) {
         let ct = req.content_type.split(';').next().unwrap_or("").trim();
         let v: Value = if ct.eq_ignore_ascii_case(protobuf::MEDIA_TYPE) {
@@ -710,6 +776,12 @@ fn delete_options(req: &Request) -> Result<DeleteOptions, ApiError> {
                 .and_then(Value::as_str)
                 .map(str::to_string);
         }
+        if let Some(values) = v.get("dryRun").and_then(Value::as_array) {
+            o.dry_run |= dry_run_values(
+                values.iter().map(|x| x.as_str().unwrap_or("?")),
+                "DeleteOptions",
+            )?;
+        }
     }
     Ok(o)
 }
@@ -722,7 +794,7 @@ pub async fn delete(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
     }
     let name = req.target.name.clone().unwrap_or_default();
     let options = delete_options(&req)?;
-    let dry_run = is_dry_run(&req)?;
+    let dry_run = options.dry_run;
     let (code, body) = delete_object(
         api,
         &rt,
@@ -856,8 +928,8 @@ pub async fn delete_collection(api: &Arc<Api>, req: Request) -> Result<Response<
         return Err(ApiError::MethodNotAllowed);
     }
     let filter = Filter::from_query(&rt, req.target.namespace.as_deref(), &req.query)?;
-    let dry_run = is_dry_run(&req)?;
     let options = delete_options(&req)?;
+    let dry_run = options.dry_run;
     let prefix = rt.prefix(req.target.namespace.as_deref());
     let cache = api.cache(&rt);
     let (items, revision) = cache

@@ -189,7 +189,7 @@ async fn dry_run_delete_of_a_held_object_only_answers_the_mark() {
 // endpoints/handlers/delete.go decodes the body, else the query); kube-rs
 // and client-go send it there.
 #[tokio::test]
-#[ignore = "server bug: dryRun in a DeleteOptions body is ignored, so a dry-run delete really deletes"]
+
 async fn dry_run_in_the_delete_options_body() {
     let (server, _, cms) = start().await;
     let plain = create(&cms, json!({"metadata": {"name": "plain"}})).await;
@@ -213,7 +213,7 @@ async fn dry_run_in_the_delete_options_body() {
 // (staging/src/k8s.io/apiserver/pkg/registry/rest/create.go), so a create
 // with only generateName gets `<prefix><5 random characters>`.
 #[tokio::test]
-#[ignore = "server bug: a create with only generateName is refused (422 name or generateName is required): validation runs before the name is generated"]
+
 async fn generate_name_makes_a_name() {
     let (server, _, cms) = start().await;
     let c = cm(json!({"metadata": {"generateName": "gen-"}}));
@@ -232,7 +232,7 @@ async fn generate_name_makes_a_name() {
 // registry/generic/registry/dryrun.go) reads the key first and answers
 // AlreadyExists when it is taken.
 #[tokio::test]
-#[ignore = "server bug: a dry-run create of an existing name answers 201 instead of 409 AlreadyExists"]
+
 async fn dry_run_create_of_a_taken_name_is_already_exists() {
     let (server, _, cms) = start().await;
     let c = cm(json!({"metadata": {"name": "taken"}}));
@@ -252,7 +252,7 @@ async fn dry_run_create_of_a_taken_name_is_already_exists() {
 // (pkg/registry/core/service/storage/alloc.go: allocIPs with
 // `allocator.DryRun()`), so the answer carries an IP that is not taken.
 #[tokio::test]
-#[ignore = "server bug: a dry-run create of a Service answers without a clusterIP"]
+
 async fn dry_run_service_create_shows_a_cluster_ip() {
     let server = ApiServer::start().await.unwrap();
     let svcs: Api<Service> = Api::namespaced(server.client().unwrap(), "default");
@@ -420,7 +420,7 @@ async fn field_validation_strict_warn_and_ignore() {
 // test/integration/apiserver/field_validation_test.go succeed, and what is
 // stored is the typed object).
 #[tokio::test]
-#[ignore = "server bug: unknown fields of built-in kinds are stored and served under Warn and Ignore instead of dropped"]
+
 async fn unknown_fields_of_built_in_kinds_are_dropped() {
     let (server, client, _) = start().await;
     for mode in ["Warn", "Ignore"] {
@@ -450,7 +450,7 @@ async fn unknown_fields_of_built_in_kinds_are_dropped() {
 // other than "", Ignore, Warn or Strict is refused as an invalid
 // CreateOptions, before the body is looked at.
 #[tokio::test]
-#[ignore = "server bug: an unknown fieldValidation value is taken as Warn instead of refused"]
+
 async fn an_unknown_field_validation_value_is_refused() {
     let (server, client, _) = start().await;
     let a = raw::send_json(
