@@ -228,6 +228,27 @@ pub fn validate(v: &Value) -> Vec<FieldError> {
     }
     errs.extend(validate_names(names, &spec_path.child("names")));
     errs.extend(validate_versions(spec, &spec_path));
+    // Objects may still be stored under a version in storedVersions, so
+    // it cannot leave spec.versions.
+    let versions: Vec<&str> = spec
+        .get("versions")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|x| x.get("name").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    let stored = string_list(v.pointer("/status/storedVersions"));
+    for (i, version) in stored.iter().enumerate() {
+        if !versions.contains(&version.as_str()) {
+            errs.push(FieldError::invalid(
+                Path::new("status").child("storedVersions").index(i),
+                json!(version),
+                "must appear in spec.versions",
+            ));
+        }
+    }
     errs
 }
 
@@ -1117,6 +1138,18 @@ mod tests {
             json!({"acceptedNames": {"plural": "", "kind": ""}, "storedVersions": ["v1"]})
         );
         assert!(validate(&v).is_empty(), "{:?}", messages(&validate(&v)));
+    }
+
+    #[test]
+    fn a_stored_version_cannot_leave_the_spec() {
+        let mut v = crd();
+        prepare_create(&mut v);
+        v["spec"]["versions"][1]["name"] = json!("v2");
+        prepare_update(&mut v);
+        assert_eq!(
+            messages(&validate(&v)),
+            [r#"status.storedVersions[0]: Invalid value: "v1": must appear in spec.versions"#]
+        );
     }
 
     #[test]
