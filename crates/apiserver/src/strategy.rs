@@ -67,6 +67,14 @@ fn default_service(v: &mut Value) {
         .as_str()
         .unwrap_or("ClusterIP")
         .to_string();
+    if ty == "NodePort" || ty == "LoadBalancer" {
+        spec.entry("externalTrafficPolicy")
+            .or_insert_with(|| json!("Cluster"));
+    }
+    if ty == "LoadBalancer" {
+        spec.entry("allocateLoadBalancerNodePorts")
+            .or_insert_with(|| json!(true));
+    }
     if ty != "ExternalName" {
         spec.entry("sessionAffinity")
             .or_insert_with(|| json!("None"));
@@ -119,6 +127,7 @@ pub fn prepare_update(_api: &Api, rt: &ResourceType, new: &mut Value, current: &
         Special::Secret => default_secret(new),
         Special::Crd => crate::crd::prepare_update(new),
         Special::Service => {
+            keep_node_ports(new, current);
             default_service(new);
             // An update that leaves the ClusterIP out keeps it.
             for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
@@ -132,6 +141,50 @@ pub fn prepare_update(_api: &Api, rt: &ResourceType, new: &mut Value, current: &
             }
         }
         _ => {}
+    }
+}
+
+/// An update that leaves a port's nodePort out keeps the one it had (the
+/// port matched by number and protocol), as kube does; a Service that no
+/// longer wants node ports gives them up.
+fn keep_node_ports(new: &mut Value, current: &Value) {
+    let wanted = wants_node_ports(new);
+    let had = wants_node_ports(current);
+    let old_ports = current
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) else {
+        return;
+    };
+    let key = |p: &Value| {
+        (
+            p.get("port").and_then(Value::as_i64),
+            p.get("protocol")
+                .and_then(Value::as_str)
+                .unwrap_or("TCP")
+                .to_string(),
+        )
+    };
+    for p in ports.iter_mut() {
+        let asked = p.get("nodePort").and_then(Value::as_i64).unwrap_or(0);
+        let identity = key(p);
+        let Some(o) = p.as_object_mut() else { continue };
+        if !wanted {
+            if had {
+                o.remove("nodePort");
+            }
+            continue;
+        }
+        if asked == 0
+            && let Some(old) = old_ports.iter().find(|op| key(op) == identity)
+            && let Some(n) = old
+                .get("nodePort")
+                .filter(|n| n.as_i64().is_some_and(|n| n != 0))
+        {
+            o.insert("nodePort".into(), n.clone());
+        }
     }
 }
 
@@ -201,6 +254,16 @@ fn validate_service(v: &Value, current: Option<&Value>) -> Vec<FieldError> {
                 &["SCTP", "TCP", "UDP"],
             ));
         }
+        if !matches!(ty, "NodePort" | "LoadBalancer")
+            && p.get("nodePort")
+                .and_then(Value::as_i64)
+                .is_some_and(|n| n != 0)
+        {
+            errors.push(FieldError::forbidden(
+                format!("spec.ports[{i}].nodePort"),
+                format!("may not be used when `type` is '{ty}'"),
+            ));
+        }
         if ports.is_some_and(|all| all.len() > 1)
             && p.get("name")
                 .and_then(Value::as_str)
@@ -238,6 +301,12 @@ pub async fn before_create(
 ) -> Result<(), ApiError> {
     if rt.special == Special::Service {
         allocate_cluster_ip(api, v, dry_run).await?;
+        if let Err(e) = allocate_node_ports(api, v, None, dry_run).await {
+            if !dry_run {
+                release_cluster_ip(api, v).await;
+            }
+            return Err(e);
+        }
     }
     Ok(())
 }
@@ -246,6 +315,7 @@ pub async fn before_create(
 pub async fn undo_create(api: &Arc<Api>, rt: &ResourceType, v: &Value) {
     if rt.special == Special::Service {
         release_cluster_ip(api, v).await;
+        release_node_ports(api, v, &Default::default()).await;
     }
 }
 
@@ -293,6 +363,7 @@ pub async fn after_mark_deleting(api: &Arc<Api>, rt: &ResourceType, v: &Value) {
 pub async fn after_delete(api: &Arc<Api>, rt: &ResourceType, v: &Value) {
     if rt.special == Special::Service {
         release_cluster_ip(api, v).await;
+        release_node_ports(api, v, &Default::default()).await;
     }
 }
 
@@ -378,17 +449,31 @@ async fn allocate_cluster_ip(api: &Arc<Api>, v: &mut Value, dry_run: bool) -> Re
 /// Records `ip` as taken by `owner`; false if it already was. A dry run
 /// only checks.
 async fn claim_ip(api: &Api, ip: &str, owner: &str, dry_run: bool) -> Result<bool, ApiError> {
-    let key = format!("{CLUSTER_IP_PREFIX}{ip}");
+    claim(api, &format!("{CLUSTER_IP_PREFIX}{ip}"), owner, dry_run).await
+}
+
+/// Takes an allocation key for `owner`; false if it was taken. A dry run
+/// only checks.
+async fn claim(api: &Api, key: &str, owner: &str, dry_run: bool) -> Result<bool, ApiError> {
     if dry_run {
-        let (kv, _) = api.storage.get(&key).await.map_err(ApiError::storage)?;
+        let (kv, _) = api.storage.get(key).await.map_err(ApiError::storage)?;
         return Ok(kv.is_none());
     }
     let write = api
         .storage
-        .create(&key, owner.to_string().into())
+        .create(key, owner.to_string().into())
         .await
         .map_err(ApiError::storage)?;
     Ok(matches!(write, Write::Done { .. }))
+}
+
+/// Gives an allocation key back.
+async fn release(api: &Api, key: &str) {
+    if let Ok((Some(kv), _)) = api.storage.get(key).await
+        && let Err(e) = api.storage.delete(key, kv.mod_revision).await
+    {
+        tracing::warn!(key, error = %e, "releasing an allocation failed");
+    }
 }
 
 fn invalid_ip(v: &Value, ip: &str, detail: &str) -> ApiError {
@@ -419,10 +504,172 @@ async fn release_cluster_ip(api: &Arc<Api>, v: &Value) {
     if ip.is_empty() || ip == "None" {
         return;
     }
-    let key = format!("{CLUSTER_IP_PREFIX}{ip}");
-    if let Ok((Some(kv), _)) = api.storage.get(&key).await
-        && let Err(e) = api.storage.delete(&key, kv.mod_revision).await
-    {
-        tracing::warn!(ip, error = %e, "releasing a ClusterIP failed");
+    release(api, &format!("{CLUSTER_IP_PREFIX}{ip}")).await;
+}
+
+/// Where allocated node ports are recorded, one key per port.
+const NODE_PORT_PREFIX: &str = "/registry/causeway.io/nodeports/";
+
+/// kube's default `--service-node-port-range`.
+const NODE_PORTS: std::ops::RangeInclusive<i64> = 30000..=32767;
+
+/// Whether a Service gets node ports: NodePort, and LoadBalancer unless
+/// `allocateLoadBalancerNodePorts` is false.
+fn wants_node_ports(v: &Value) -> bool {
+    match v.pointer("/spec/type").and_then(Value::as_str) {
+        Some("NodePort") => true,
+        Some("LoadBalancer") => {
+            v.pointer("/spec/allocateLoadBalancerNodePorts")
+                .and_then(Value::as_bool)
+                != Some(false)
+        }
+        _ => false,
+    }
+}
+
+/// The node ports a Service holds.
+fn node_ports(v: &Value) -> std::collections::BTreeSet<i64> {
+    v.pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
+        .filter(|n| *n != 0)
+        .collect()
+}
+
+/// Node ports taken for a write, to give back if the write loses.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    node_ports: Vec<i64>,
+}
+
+/// Gives a Service the node ports it needs: the ones it names, or free
+/// ones from the range. Ports the current object (on update) holds stay
+/// its own. A dry run takes nothing.
+async fn allocate_node_ports(
+    api: &Api,
+    v: &mut Value,
+    current: Option<&Value>,
+    dry_run: bool,
+) -> Result<Claimed, ApiError> {
+    let mut claimed = Claimed::default();
+    if !wants_node_ports(v) {
+        return Ok(claimed);
+    }
+    let held = current.map(node_ports).unwrap_or_default();
+    let owner = format!("{}/{}", object::namespace(v), object::name(v));
+    let name = object::name(v).to_string();
+    let count = v
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let mut result = Ok(());
+    for i in 0..count {
+        let pointer = format!("/spec/ports/{i}/nodePort");
+        let asked = v.pointer(&pointer).and_then(Value::as_i64).unwrap_or(0);
+        let bad = |detail: &str| ApiError::Invalid {
+            group: String::new(),
+            kind: "Service".into(),
+            name: name.clone(),
+            errors: vec![FieldError::invalid(
+                format!("spec.ports[{i}].nodePort"),
+                json!(asked),
+                detail,
+            )],
+        };
+        if asked != 0 {
+            if held.contains(&asked) || claimed.node_ports.contains(&asked) {
+                continue;
+            }
+            if !NODE_PORTS.contains(&asked) {
+                result = Err(bad(&format!(
+                    "provided port is not in the valid range. The range of valid ports is {}-{}",
+                    NODE_PORTS.start(),
+                    NODE_PORTS.end()
+                )));
+                break;
+            }
+            if !claim(api, &format!("{NODE_PORT_PREFIX}{asked}"), &owner, dry_run).await? {
+                result = Err(bad("provided port is already allocated"));
+                break;
+            }
+            claimed.node_ports.push(asked);
+            continue;
+        }
+        let size = NODE_PORTS.end() - NODE_PORTS.start() + 1;
+        let start = rand::random_range(0..size);
+        let mut found = None;
+        for j in 0..size {
+            let port = NODE_PORTS.start() + (start + j) % size;
+            if claimed.node_ports.contains(&port) || held.contains(&port) {
+                continue;
+            }
+            if claim(api, &format!("{NODE_PORT_PREFIX}{port}"), &owner, dry_run).await? {
+                found = Some(port);
+                break;
+            }
+        }
+        let Some(port) = found else {
+            result = Err(ApiError::Internal(format!(
+                "failed to allocate a nodePort: range is full ({}-{})",
+                NODE_PORTS.start(),
+                NODE_PORTS.end()
+            )));
+            break;
+        };
+        claimed.node_ports.push(port);
+        if let Some(p) = v
+            .pointer_mut(&format!("/spec/ports/{i}"))
+            .and_then(Value::as_object_mut)
+        {
+            p.insert("nodePort".into(), json!(port));
+        }
+    }
+    if let Err(e) = result {
+        if !dry_run {
+            undo_claims(api, &claimed).await;
+        }
+        return Err(e);
+    }
+    if dry_run {
+        claimed.node_ports.clear();
+    }
+    Ok(claimed)
+}
+
+/// Gives back what a write took when the write did not happen.
+pub async fn undo_claims(api: &Api, claimed: &Claimed) {
+    for port in &claimed.node_ports {
+        release(api, &format!("{NODE_PORT_PREFIX}{port}")).await;
+    }
+}
+
+async fn release_node_ports(api: &Api, v: &Value, keep: &std::collections::BTreeSet<i64>) {
+    for port in node_ports(v).difference(keep) {
+        release(api, &format!("{NODE_PORT_PREFIX}{port}")).await;
+    }
+}
+
+/// Work that must happen with the write of an update (allocations);
+/// what it took is given back with [`undo_claims`] if the write loses.
+pub async fn before_update(
+    api: &Arc<Api>,
+    rt: &ResourceType,
+    new: &mut Value,
+    current: &Value,
+    dry_run: bool,
+) -> Result<Claimed, ApiError> {
+    if rt.special == Special::Service {
+        return allocate_node_ports(api, new, Some(current), dry_run).await;
+    }
+    Ok(Claimed::default())
+}
+
+/// Runs after an update was written: gives back what the old object held
+/// and the new one does not.
+pub async fn after_update(api: &Arc<Api>, rt: &ResourceType, new: &Value, old: &Value) {
+    if rt.special == Special::Service {
+        release_node_ports(api, old, &node_ports(new)).await;
     }
 }

@@ -657,6 +657,11 @@ async fn guaranteed_update(
         }
         // The last finalizer of an object being deleted is gone: delete it.
         let finish_delete = object::is_deleting(&new) && object::finalizers(&new).is_empty();
+        let claimed = if finish_delete {
+            strategy::Claimed::default()
+        } else {
+            strategy::before_update(api, &rt, &mut new, cur, dry_run).await?
+        };
         if dry_run {
             return Ok((StatusCode::OK, new));
         }
@@ -666,17 +671,28 @@ async fn guaranteed_update(
             api.storage
                 .update(&key, stored(&new), kv.mod_revision)
                 .await
-        }
-        .map_err(ApiError::storage)?;
+        };
+        let write = match write {
+            Ok(w) => w,
+            Err(e) => {
+                strategy::undo_claims(api, &claimed).await;
+                return Err(ApiError::storage(e));
+            }
+        };
         match write {
             Write::Done { revision } => {
                 if finish_delete {
                     strategy::after_delete(api, &rt, &new).await;
+                } else {
+                    strategy::after_update(api, &rt, &new, cur).await;
                 }
                 object::set_resource_version(&mut new, revision);
                 return Ok((StatusCode::OK, new));
             }
-            Write::Conflict { current: now } => current = now,
+            Write::Conflict { current: now } => {
+                strategy::undo_claims(api, &claimed).await;
+                current = now;
+            }
         }
     }
     Err(ApiError::Conflict {

@@ -491,3 +491,153 @@ async fn namespaces_and_services() {
     );
     server.stop().await;
 }
+
+fn service(name: &str, spec: serde_json::Value) -> Service {
+    serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec})).unwrap()
+}
+
+fn node_port(s: &Service, i: usize) -> i32 {
+    s.spec.as_ref().unwrap().ports.as_ref().unwrap()[i]
+        .node_port
+        .unwrap_or(0)
+}
+
+fn invalid_message(err: kube::Error) -> String {
+    match err {
+        kube::Error::Api(s) => {
+            assert_eq!(
+                (s.code, s.reason.as_str()),
+                (422, "Invalid"),
+                "{}",
+                s.message
+            );
+            s.message
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn node_ports_are_allocated_kept_and_released() {
+    let server = ApiServer::start().await.unwrap();
+    let svcs: Api<Service> = Api::namespaced(server.client().unwrap(), "default");
+    let pp = PostParams::default();
+    let two_ports =
+        json!([{"name": "a", "port": 80}, {"name": "b", "port": 81, "protocol": "UDP"}]);
+
+    // NodePort: one free port per service port, from kube's default range.
+    let np = svcs
+        .create(
+            &pp,
+            &service("np", json!({"type": "NodePort", "ports": two_ports})),
+        )
+        .await
+        .unwrap();
+    let (a, b) = (node_port(&np, 0), node_port(&np, 1));
+    assert!((30000..=32767).contains(&a) && (30000..=32767).contains(&b) && a != b);
+    assert_eq!(
+        np.spec.as_ref().unwrap().external_traffic_policy.as_deref(),
+        Some("Cluster")
+    );
+
+    // A port that is taken, out of range, or given to a ClusterIP service.
+    let err = svcs
+        .create(
+            &pp,
+            &service(
+                "taken",
+                json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": a}]}),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        invalid_message(err),
+        format!(
+            "Service \"taken\" is invalid: spec.ports[0].nodePort: Invalid value: {a}: provided port is already allocated"
+        )
+    );
+    let err = svcs
+        .create(
+            &pp,
+            &service(
+                "low",
+                json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": 80}]}),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        invalid_message(err),
+        "Service \"low\" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767"
+    );
+    let err = svcs
+        .create(
+            &pp,
+            &service("cip", json!({"ports": [{"port": 80, "nodePort": 30001}]})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        invalid_message(err),
+        "Service \"cip\" is invalid: spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"
+    );
+    // An update that leaves the node ports out keeps them.
+    let mut replaced = svcs.get("np").await.unwrap();
+    for p in replaced.spec.as_mut().unwrap().ports.as_mut().unwrap() {
+        p.node_port = None;
+    }
+    let replaced = svcs.replace("np", &pp, &replaced).await.unwrap();
+    assert_eq!((node_port(&replaced, 0), node_port(&replaced, 1)), (a, b));
+
+    // Turning it into a ClusterIP service gives the ports back.
+    let patched = svcs
+        .patch(
+            "np",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"type": "ClusterIP"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!((node_port(&patched, 0), node_port(&patched, 1)), (0, 0));
+    let reuse = svcs
+        .create(
+            &pp,
+            &service(
+                "reuse",
+                json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": a}]}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(node_port(&reuse, 0), a);
+
+    // LoadBalancer services get node ports too; deleting gives them back.
+    let lb = svcs
+        .create(
+            &pp,
+            &service(
+                "lb",
+                json!({"type": "LoadBalancer", "ports": [{"port": 443}]}),
+            ),
+        )
+        .await
+        .unwrap();
+    let l = node_port(&lb, 0);
+    assert!((30000..=32767).contains(&l));
+    assert_eq!(
+        lb.spec.as_ref().unwrap().allocate_load_balancer_node_ports,
+        Some(true)
+    );
+    svcs.delete("lb", &DeleteParams::default()).await.unwrap();
+    svcs.create(
+        &pp,
+        &service(
+            "lb2",
+            json!({"type": "NodePort", "ports": [{"port": 443, "nodePort": l}]}),
+        ),
+    )
+    .await
+    .unwrap();
+    server.stop().await;
+}
