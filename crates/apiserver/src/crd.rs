@@ -727,8 +727,15 @@ fn name_conflict(crd: &Value, others: &[Value]) -> Option<(&'static str, String)
 fn serve(api: &Api, crd: &Value) -> bool {
     let name = object::name(crd).to_string();
     match resource_types(crd) {
-        Ok(types) => {
+        Ok(mut types) => {
             let resources = api.registry.snapshot();
+            // Built-in kinds are served first in kube, so a CRD cannot
+            // take their place.
+            types.retain(|t| {
+                resources
+                    .get(&t.group, &t.version, &t.resource)
+                    .is_none_or(|r| matches!(r.special, Special::Custom { .. }))
+            });
             let before: Vec<&Arc<ResourceType>> = resources
                 .all()
                 .filter(|r| matches!(&r.special, Special::Custom { crd: c } if *c == name))
