@@ -247,7 +247,7 @@ async fn crud_list_watch(server: &ApiServer) {
 
 /// Where a test's server keeps its objects.
 #[derive(Clone, Copy, Debug)]
-enum Store {
+pub(crate) enum Store {
     /// The store engine in-process.
     Embedded,
     /// `causeway store` as a child process, through `--etcd-servers`.
@@ -257,7 +257,7 @@ enum Store {
 }
 
 /// Runs `scenario` on a server of its own on `store`, then stops both.
-async fn run_on(store: Store, scenario: impl AsyncFnOnce(&ApiServer)) {
+pub(crate) async fn run_on(store: Store, scenario: impl AsyncFnOnce(&ApiServer)) {
     // Held to the end: dropping them stops the store processes.
     let (causeway, etcd) = match store {
         Store::Embedded => (None, None),

@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 
 use causeway_testkit::{ApiServer, Backend};
 
+use crate::clients::{Store, run_on};
+
 fn crontab_crd() -> Value {
     json!({
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -127,8 +129,16 @@ async fn raw(
 const CRONTABS: &str = "/apis/stable.example.com/v1/namespaces/default/crontabs";
 
 #[tokio::test]
-async fn custom_resources_behave_like_kube() {
-    let server = ApiServer::start().await.unwrap();
+async fn custom_resources_on_the_embedded_store() {
+    run_on(Store::Embedded, custom_resources_behave_like_kube).await;
+}
+
+#[tokio::test]
+async fn custom_resources_on_real_etcd() {
+    run_on(Store::Etcd, custom_resources_behave_like_kube).await;
+}
+
+async fn custom_resources_behave_like_kube(server: &ApiServer) {
     let client = server.client().unwrap();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let created = crds
@@ -408,7 +418,6 @@ async fn custom_resources_behave_like_kube() {
     )
     .await;
     assert_eq!(code, 404);
-    server.stop().await;
 }
 
 #[tokio::test]
