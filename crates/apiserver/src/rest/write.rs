@@ -23,6 +23,7 @@ use crate::object;
 use crate::patch::{FieldValidation, PatchError, PatchType};
 use crate::protobuf;
 use crate::resource::ResourceType;
+use crate::schema::{JsonBody, parse_body};
 use crate::storage::{Kv, Write};
 use crate::strategy;
 
@@ -60,11 +61,15 @@ fn invalid_options(options: &str, error: FieldError) -> ApiError {
 /// send. A built-in object is decoded strictly: a wrongly typed field is a
 /// 400 whatever `fieldValidation` says. A custom resource is pruned of the
 /// fields its schema does not declare and then defaulted. Either way,
-/// unknown fields are a 400 under Strict and warnings under Warn.
+/// unknown and duplicate fields are a 400 under Strict and warnings under
+/// Warn. `body` is the JSON the object was parsed from, if it came as
+/// JSON: only there can keys repeat, and only there do kube's reports
+/// follow the order of the document.
 fn check_decode(
     rt: &ResourceType,
     v: &mut Value,
     validation: FieldValidation,
+    body: Option<&JsonBody<'_>>,
 ) -> Result<Vec<String>, ApiError> {
     let cannot = |why: &str| {
         ApiError::BadRequest(crate::schema::cannot_handle_message(
@@ -73,33 +78,55 @@ fn check_decode(
             why,
         ))
     };
-    let unknown_fields = |unknown: &[String]| match validation {
-        FieldValidation::Strict if !unknown.is_empty() => {
-            Err(cannot(&crate::schema::strict_decoding_message(unknown)))
+    let report = |problems: Vec<String>| match validation {
+        FieldValidation::Strict if !problems.is_empty() => {
+            Err(cannot(&crate::schema::strict_errors_message(&problems)))
         }
-        FieldValidation::Warn => Ok(unknown
-            .iter()
-            .map(|f| crate::schema::unknown_field_message(f))
-            .collect()),
+        FieldValidation::Warn => Ok(problems),
         _ => Ok(Vec::new()),
     };
+    let checks = validation != FieldValidation::Ignore;
     if let Some(custom) = &rt.custom {
         let pruned = custom.schema.prune(v);
-        let warnings = unknown_fields(&pruned)?;
+        // kube's JSON decoder reports repeated keys first, then pruning
+        // adds the unknown fields (sorted).
+        let mut problems = match body {
+            Some(body) if checks && body.has_duplicates() => custom.schema.strict_errors(body),
+            _ => Vec::new(),
+        };
+        problems.extend(
+            pruned
+                .iter()
+                .map(|p| crate::schema::unknown_field_message(p)),
+        );
+        let warnings = report(problems)?;
         custom.schema.default(v);
         return Ok(warnings);
     }
     let Some(schema) = crate::builtin::schema(&rt.group, &rt.kind) else {
         return Ok(Vec::new());
     };
-    let report = schema.check_decode(v);
-    if let Some(error) = report.error {
+    let decoded = schema.check_decode(v);
+    if let Some(error) = decoded.error {
         return Err(cannot(&error));
     }
-    let warnings = unknown_fields(&report.unknown_fields)?;
+    // The body is read again, for order and duplicates, only when there is
+    // something to report.
+    let problems = match body {
+        _ if !checks => Vec::new(),
+        Some(body) if body.has_duplicates() || !decoded.unknown_fields.is_empty() => {
+            schema.strict_errors(body)
+        }
+        _ => decoded
+            .unknown_fields
+            .iter()
+            .map(|p| crate::schema::unknown_field_message(p))
+            .collect(),
+    };
+    let warnings = report(problems)?;
     // kube decodes into typed structs, which have nowhere to keep unknown
     // fields: they are dropped under Warn and Ignore alike.
-    if !report.unknown_fields.is_empty() {
+    if !decoded.unknown_fields.is_empty() {
         schema.prune(v);
     }
     Ok(warnings)
@@ -131,26 +158,27 @@ const MODIFIED: &str =
     "the object has been modified; please apply your changes to the latest version and try again";
 
 /// Parses a request body as a JSON object (protobuf bodies are turned into
-/// the JSON kube would have made of them).
-pub fn decode_object(req: &Request) -> Result<Value, ApiError> {
+/// the JSON kube would have made of them), with the JSON it came from.
+pub fn decode_object(req: &Request) -> Result<(Value, Option<JsonBody<'_>>), ApiError> {
     let ct = req.content_type.split(';').next().unwrap_or("").trim();
     if ct.eq_ignore_ascii_case(protobuf::MEDIA_TYPE) {
         let rt = &req.target.resource;
-        return Ok(protobuf::decode(&req.body, &rt.api_version(), &rt.kind)?);
+        let v = protobuf::decode(&req.body, &rt.api_version(), &rt.kind)?;
+        return Ok((v, None));
     }
     if !ct.is_empty() && ct != "application/json" && ct != "*/*" {
         return Err(ApiError::UnsupportedMediaType(
             "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf".to_string(),
         ));
     }
-    let v: Value = serde_json::from_slice(&req.body).map_err(|e| decode_error(&e, &req.body))?;
+    let (v, body) = parse_body(&req.body).map_err(|e| decode_error(&e, &req.body))?;
     if !v.is_object() {
         return Err(ApiError::BadRequest(format!(
             "couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
             json_type(&v)
         )));
     }
-    Ok(v)
+    Ok((v, Some(body)))
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -310,11 +338,11 @@ pub async fn create(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
     if rt.custom.as_ref().is_some_and(|c| c.terminating) {
         return Err(crate::crd::terminating_error(&rt));
     }
-    let mut v = decode_object(&req)?;
+    let (mut v, body) = decode_object(&req)?;
     check_type(&rt, &mut v)?;
     let validation = field_validation(&req, "CreateOptions")?;
     let dry_run = is_dry_run(&req, "CreateOptions")?;
-    let warnings = check_decode(&rt, &mut v, validation)?;
+    let warnings = check_decode(&rt, &mut v, validation, body.as_ref())?;
     check_namespace(&rt, req.target.namespace.as_deref(), &mut v)?;
     if let Some(m) = object::meta(&v)
         && m.get("resourceVersion")
@@ -471,11 +499,11 @@ async fn check_namespace_open(
 /// PUT of an object or its status.
 pub async fn update(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiError> {
     let rt = req.target.resource.clone();
-    let mut v = decode_object(&req)?;
+    let (mut v, body) = decode_object(&req)?;
     check_type(&rt, &mut v)?;
     let validation = field_validation(&req, "UpdateOptions")?;
     let dry_run = is_dry_run(&req, "UpdateOptions")?;
-    let warnings = check_decode(&rt, &mut v, validation)?;
+    let warnings = check_decode(&rt, &mut v, validation, body.as_ref())?;
     check_namespace(&rt, req.target.namespace.as_deref(), &mut v)?;
     let name = req.target.name.clone().unwrap_or_default();
     let body_name = object::name(&v).to_string();
@@ -736,7 +764,7 @@ pub async fn patch(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiEr
         }
         let mut patched = result.object;
         check_type(&rt, &mut patched)?;
-        warnings = check_decode(&rt, &mut patched, validation)?;
+        warnings = check_decode(&rt, &mut patched, validation, None)?;
         if object::name(&patched) != name {
             return Err(ApiError::BadRequest(format!(
                 "the name of the object ({}) does not match the name on the URL ({name})",

@@ -23,8 +23,10 @@ pub struct DecodeReport {
     /// validation mode, e.g. `json: cannot unmarshal number into Go struct
     /// field ConfigMap.data of type string`.
     pub error: Option<String>,
-    /// Paths of fields the Go types do not have, in document order; strict
-    /// decoding reports them as `unknown field "<path>"`.
+    /// Paths of fields the Go types do not have, in the value's key order
+    /// (a parsed value has sorted keys; [`super::Schema::strict_errors`]
+    /// gives the document's order); strict decoding reports them as
+    /// `unknown field "<path>"`.
     pub unknown_fields: Vec<String>,
 }
 

@@ -1335,6 +1335,35 @@ fn bench_configmap_and_custom_resource() {
         "data": data
     });
     let rounds = 100_000u32;
+    let text = obj.to_string();
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
+        let v: Value = serde_json::from_slice(text.as_bytes()).unwrap();
+        assert!(v.is_object());
+    }
+    println!(
+        "configmap serde_json::from_slice: {:?}",
+        start.elapsed() / rounds
+    );
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
+        let (v, body) = parse_body(text.as_bytes()).unwrap();
+        assert!(v.is_object() && !body.has_duplicates());
+    }
+    println!("configmap parse_body: {:?}", start.elapsed() / rounds);
+    // What a body with something to report pays on top.
+    let mut odd = obj.clone();
+    odd["bogus"] = json!(1);
+    let odd = odd.to_string();
+    let (_, body) = parse_body(odd.as_bytes()).unwrap();
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
+        assert_eq!(cm.strict_errors(&body).len(), 1);
+    }
+    println!(
+        "configmap strict_errors (one unknown field): {:?}",
+        start.elapsed() / rounds
+    );
     let start = std::time::Instant::now();
     for _ in 0..rounds {
         assert!(cm.check_decode(&obj).error.is_none());
@@ -1367,5 +1396,136 @@ fn bench_configmap_and_custom_resource() {
     println!(
         "custom resource clone+prune+default+validate: {:?}",
         start.elapsed() / rounds
+    );
+}
+
+// ---- strict JSON decoding: order and duplicates ---------------------------
+
+fn strict<T: schemars::JsonSchema>(body: &str) -> Vec<String> {
+    let (_, body) = parse_body(body.as_bytes()).unwrap();
+    Schema::from_builtin::<T>().unwrap().strict_errors(&body)
+}
+
+// The body and the answer of kube's test/integration/apiserver
+// field_validation_test.go ("post-strict-validation").
+#[test]
+fn strict_errors_of_a_built_in_kind_follow_the_document() {
+    let body = r#"{
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "a", "name": "b", "unknownMeta": "x", "labels": {"app": "nginx"}},
+        "spec": {
+            "unknown1": "val1",
+            "unknownDupe": "valDupe",
+            "unknownDupe": "valDupe2",
+            "paused": true,
+            "paused": false,
+            "selector": {"matchLabels": {"app": "nginx"}},
+            "template": {
+                "metadata": {"labels": {"app": "nginx"}},
+                "spec": {"containers": [{
+                    "name": "nginx",
+                    "image": "nginx:latest",
+                    "unknownNested": "val1",
+                    "imagePullPolicy": "Always",
+                    "imagePullPolicy": "Never"
+                }]}
+            }
+        }
+    }"#;
+    let errors = strict::<Deployment>(body);
+    assert_eq!(
+        strict_errors_message(&errors),
+        r#"strict decoding error: duplicate field "metadata.name", unknown field "metadata.unknownMeta", unknown field "spec.unknown1", unknown field "spec.unknownDupe", duplicate field "spec.paused", unknown field "spec.template.spec.containers[0].unknownNested", duplicate field "spec.template.spec.containers[0].imagePullPolicy""#
+    );
+    // The value check finds the same unknown fields, in key order.
+    let (v, _) = parse_body(body.as_bytes()).unwrap();
+    let report = decode::<Deployment>(v);
+    assert_eq!(
+        report.unknown_fields,
+        [
+            "metadata.unknownMeta",
+            "spec.template.spec.containers[0].unknownNested",
+            "spec.unknown1",
+            "spec.unknownDupe"
+        ]
+    );
+}
+
+#[test]
+fn strict_errors_name_map_keys_and_list_indices() {
+    assert_eq!(
+        strict::<ConfigMap>(r#"{"data": {"a": "1", "b": "2", "a": "3"}, "zeta": 1, "alpha": 2}"#),
+        [
+            r#"duplicate field "data.a""#,
+            r#"unknown field "zeta""#,
+            r#"unknown field "alpha""#
+        ]
+    );
+    assert_eq!(
+        strict::<Service>(
+            r#"{"spec": {"ports": [{"port": 80}, {"port": 81, "bogus": 1, "port": 82}]}}"#
+        ),
+        [
+            r#"unknown field "spec.ports[1].bogus""#,
+            r#"duplicate field "spec.ports[1].port""#
+        ]
+    );
+    assert_eq!(
+        strict::<ConfigMap>(
+            r#"{"metadata": {"labels": {"é": "1", "a\"b": "2", "\u00e9": "3"}}, "a\"b": 0}"#
+        ),
+        [
+            r#"duplicate field "metadata.labels.é""#,
+            r#"unknown field "a\"b""#
+        ]
+    );
+    assert!(strict::<ConfigMap>(r#"{"metadata": {"name": "a"}, "data": {"a": "1"}}"#).is_empty());
+    assert!(strict::<ConfigMap>("{}").is_empty());
+}
+
+#[test]
+fn strict_errors_skip_what_go_does_not_decode_key_by_key() {
+    // An unknown field's value is skipped unread, and a key that is both
+    // unknown and repeated is only unknown.
+    assert_eq!(
+        strict::<ConfigMap>(r#"{"bogus": {"a": 1, "a": 2}, "bogus": 3}"#),
+        [r#"unknown field "bogus""#]
+    );
+    // FieldsV1 and RawExtension are handed whole to their own decoders.
+    assert!(
+        strict::<ConfigMap>(
+            r#"{"metadata": {"managedFields": [{"fieldsV1": {"f:a": {}, "f:a": {}}}]}}"#
+        )
+        .is_empty()
+    );
+    // A repeated struct is decoded twice: what the first held is reported
+    // too, though the parsed value only keeps the second.
+    assert_eq!(
+        strict::<Service>(r#"{"spec": {"foo": 1}, "spec": {"bar": 2}}"#),
+        [
+            r#"unknown field "spec.foo""#,
+            r#"duplicate field "spec""#,
+            r#"unknown field "spec.bar""#
+        ]
+    );
+    // A value of the wrong type is a decode error, reported elsewhere.
+    assert!(strict::<ConfigMap>(r#"{"data": [{"a": 1, "a": 2}]}"#).is_empty());
+}
+
+#[test]
+fn strict_errors_of_a_custom_resource_are_its_duplicates() {
+    let s = spec_x(json!({"type": "string"}));
+    let (_, body) = parse_body(
+        br#"{"metadata": {"name": "a", "name": "b"}, "spec": {"x": {"k": 1, "k": 2}, "bogus": 1, "bogus": 2}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        s.strict_errors(&body),
+        [
+            r#"duplicate field "metadata.name""#,
+            r#"duplicate field "spec.x.k""#,
+            r#"duplicate field "spec.bogus""#
+        ]
     );
 }

@@ -4,6 +4,7 @@
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
@@ -473,7 +474,6 @@ async fn an_unknown_field_validation_value_is_refused() {
 // (test/integration/apiserver/field_validation_test.go: `duplicate field
 // "metadata.name"` among the strict errors and the warnings).
 #[tokio::test]
-#[ignore = "server bug: duplicate JSON keys are taken silently (last wins) instead of reported"]
 async fn field_validation_reports_duplicate_fields() {
     let (server, client, _) = start().await;
     let body = r#"{"metadata": {"name": "dup"}, "data": {"a": "1"}, "data": {"b": "2"}}"#;
@@ -507,7 +507,6 @@ async fn field_validation_reports_duplicate_fields() {
 // "spec.template.spec.containers[0].unknownNested"`; only YAML bodies,
 // converted through a sorted map first, come out sorted).
 #[tokio::test]
-#[ignore = "server bug: unknown fields are reported in sorted order, not in the order of the document"]
 async fn field_validation_reports_in_document_order() {
     let (server, client, _) = start().await;
     let body = r#"{"metadata": {"name": "order"}, "zeta": 1, "data": {}, "alpha": 2}"#;
@@ -526,5 +525,113 @@ async fn field_validation_reports_in_document_order() {
             warning(r#"unknown field "alpha""#)
         ]
     );
+    server.stop().await;
+}
+
+// A custom resource is decoded into a plain map, so its duplicates are
+// reported wherever they are, in document order, and then come the fields
+// pruning removed, sorted (the "crd-put-strict-validation" case of
+// test/integration/apiserver/field_validation_test.go, without the
+// metadata and embedded-object parts).
+#[tokio::test]
+async fn field_validation_reports_duplicates_of_custom_resources_first() {
+    let (server, client, _) = start().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = json!({
+        "metadata": {"name": "dupes.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "dupes", "singular": "dupe", "kind": "Dupe"},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {
+                        "knownField1": {"type": "string"},
+                        "ports": {"type": "array", "items": {"type": "object", "properties": {
+                            "name": {"type": "string"},
+                            "containerPort": {"type": "integer"},
+                            "protocol": {"type": "string"},
+                            "hostPort": {"type": "integer"},
+                        }}},
+                    }},
+                }}},
+            }],
+        },
+    });
+    crds.create(
+        &PostParams::default(),
+        &serde_json::from_value(crd).unwrap(),
+    )
+    .await
+    .unwrap();
+    const DUPES: &str = "/apis/example.com/v1/namespaces/default/dupes";
+    let body = |name: &str| {
+        format!(
+            r#"{{"apiVersion": "example.com/v1", "kind": "Dupe",
+                "metadata": {{"name": "{name}", "name": "{name}"}},
+                "spec": {{
+                    "unknown1": "val1",
+                    "unknownDupe": "valDupe",
+                    "unknownDupe": "valDupe2",
+                    "knownField1": "val1",
+                    "knownField1": "val2",
+                    "ports": [{{
+                        "name": "portName",
+                        "containerPort": 8080,
+                        "protocol": "TCP",
+                        "hostPort": 8081,
+                        "hostPort": 8082,
+                        "unknownNested": "val"
+                    }}]
+                }}}}"#
+        )
+    };
+    let problems = [
+        r#"duplicate field "metadata.name""#,
+        r#"duplicate field "spec.unknownDupe""#,
+        r#"duplicate field "spec.knownField1""#,
+        r#"duplicate field "spec.ports[0].hostPort""#,
+        r#"unknown field "spec.ports[0].unknownNested""#,
+        r#"unknown field "spec.unknown1""#,
+        r#"unknown field "spec.unknownDupe""#,
+    ];
+    // The resource is served once its CRD is established.
+    let strict = format!("{DUPES}?fieldValidation=Strict");
+    let mut a = raw::send_json(&client, "POST", &strict, &body("strict")).await;
+    for _ in 0..200 {
+        if a.status != 404 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        a = raw::send_json(&client, "POST", &strict, &body("strict")).await;
+    }
+    assert_eq!(a.status, 400, "{a:?}");
+    assert_eq!(
+        a.body["message"],
+        format!(
+            r#"Dupe in version "v1" cannot be handled as a Dupe: strict decoding error: {}"#,
+            problems.join(", ")
+        )
+    );
+    let a = raw::send_json(&client, "POST", DUPES, &body("warn")).await;
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.warnings, problems.map(warning));
+    // A map keeps the last of two equal keys.
+    assert_eq!(
+        a.body["spec"],
+        json!({"knownField1": "val2", "ports": [{
+            "name": "portName", "containerPort": 8080, "protocol": "TCP", "hostPort": 8082
+        }]})
+    );
+    let a = raw::send_json(
+        &client,
+        "POST",
+        &format!("{DUPES}?fieldValidation=Ignore"),
+        &body("ignore"),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    assert!(a.warnings.is_empty(), "{a:?}");
     server.stop().await;
 }
