@@ -91,6 +91,9 @@ pub struct CustomVersion {
     pub printer: CrdPrinter,
     /// Whether the CRD is being deleted, so no new objects are taken.
     pub terminating: bool,
+    /// Whether the schema has defaults, which kube applies to objects as
+    /// they are read too (they may predate the default).
+    pub defaults_on_read: bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -551,6 +554,7 @@ pub fn resource_types(crd: &Value) -> Result<Vec<ResourceType>, CrdError> {
                 "watch",
             ],
             custom: Some(Arc::new(CustomVersion {
+                defaults_on_read: schema.has_defaults(),
                 schema,
                 printer,
                 terminating,

@@ -112,6 +112,29 @@ impl ResourceType {
         self.api_version() != self.storage_api_version
     }
 
+    /// Whether objects read from storage (or the watch cache) change
+    /// before they are served: another version's apiVersion, or a custom
+    /// resource's defaults.
+    pub fn rewrites_on_read(&self) -> bool {
+        self.version_differs_from_storage()
+            || self.custom.as_ref().is_some_and(|c| c.defaults_on_read)
+    }
+
+    /// Turns a stored object into what this endpoint serves: its
+    /// apiVersion and kind, and for a custom resource the defaults of its
+    /// schema, as kube applies them on read.
+    pub fn serve(&self, v: &mut Value) {
+        if let Some(o) = v.as_object_mut() {
+            o.insert("apiVersion".into(), Value::String(self.api_version()));
+            o.insert("kind".into(), Value::String(self.kind.clone()));
+        }
+        if let Some(custom) = &self.custom
+            && custom.defaults_on_read
+        {
+            custom.schema.default(v);
+        }
+    }
+
     /// The storage key of an object.
     pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
         match namespace {

@@ -38,13 +38,9 @@ pub async fn get(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiErro
     super::represent::object(&t.resource, served(&t.resource, v), rep, StatusCode::OK)
 }
 
-/// Sets the apiVersion an object is served with at this endpoint (the
-/// versions of a CRD share storage; their objects differ in apiVersion only).
+/// The object as this endpoint serves it (see [`ResourceType::serve`]).
 pub fn served(rt: &ResourceType, mut v: Value) -> Value {
-    if let Some(o) = v.as_object_mut() {
-        o.insert("apiVersion".into(), Value::String(rt.api_version()));
-        o.insert("kind".into(), Value::String(rt.kind.clone()));
-    }
+    rt.serve(&mut v);
     v
 }
 
@@ -272,16 +268,13 @@ pub fn list_response(rt: &ResourceType, page: ListPage) -> Response<Body> {
     // Drop the closing brace of the head and append the items.
     body.put_slice(&head[..head.len().saturating_sub(1)]);
     body.put_slice(b",\"items\":[");
-    let api_version = rt.api_version();
     for (i, item) in page.items.iter().enumerate() {
         if i > 0 {
             body.put_u8(b',');
         }
-        if rt.version_differs_from_storage() {
+        if rt.rewrites_on_read() {
             let mut v: Value = serde_json::from_slice(item).unwrap_or(Value::Null);
-            if let Some(o) = v.as_object_mut() {
-                o.insert("apiVersion".into(), Value::String(api_version.clone()));
-            }
+            rt.serve(&mut v);
             body.put_slice(&serde_json::to_vec(&v).unwrap_or_default());
         } else {
             body.put_slice(item);

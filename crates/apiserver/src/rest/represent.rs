@@ -174,6 +174,10 @@ pub fn list(
         items
             .iter()
             .filter_map(|b| serde_json::from_slice(b).ok())
+            .map(|mut v| {
+                rt.serve(&mut v);
+                v
+            })
             .collect()
     };
     let meta = ListMeta {

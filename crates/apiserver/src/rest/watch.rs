@@ -187,11 +187,9 @@ impl WatchTask {
             _ => return true,
         };
         let converting = !matches!(self.rep.target, Target::Object);
-        let json = if self.resource.version_differs_from_storage() || converting {
+        let json = if self.resource.rewrites_on_read() || converting {
             let mut v = e.object.value().unwrap_or_default();
-            if let Some(o) = v.as_object_mut() {
-                o.insert("apiVersion".into(), json!(self.resource.api_version()));
-            }
+            self.resource.serve(&mut v);
             let v = match super::represent::watch_object(
                 &self.resource,
                 &v,

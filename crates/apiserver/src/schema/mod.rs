@@ -231,6 +231,12 @@ impl Schema {
         }
     }
 
+    /// Whether any node of the schema has a default, so reads of stored
+    /// objects (written before the default existed) must be defaulted.
+    pub fn has_defaults(&self) -> bool {
+        self.tree.nodes.iter().any(|n| n.default.is_some())
+    }
+
     /// See [`validate`].
     pub fn validate(&self, value: &Value, path: Option<&Path>) -> Vec<FieldError> {
         let mut errs = validate::validate_at(&self.tree, self.root, value, path);

@@ -380,6 +380,41 @@ async fn custom_resources_behave_like_kube(server: &ApiServer) {
         other => panic!("{other:?}"),
     }
 
+    // A default added to the schema later shows on objects stored before,
+    // as kube defaults on read: in gets, lists and Tables.
+    let patch_crd = json!({"spec": {"versions": [
+        crontab_crd()["spec"]["versions"][0].clone(),
+        crontab_crd()["spec"]["versions"][1].clone(),
+    ]}});
+    let mut patch_crd = patch_crd;
+    patch_crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+        ["mode"]["default"] = json!("Slow");
+    crds.patch(
+        "crontabs.stable.example.com",
+        &PatchParams::default(),
+        &Patch::Merge(patch_crd),
+    )
+    .await
+    .unwrap();
+    let mut defaulted = None;
+    for _ in 0..200 {
+        let o = v1.get("one").await.unwrap();
+        if o.data["spec"].get("mode").is_some() {
+            defaulted = Some(o);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let defaulted = defaulted.expect("the new default was never served");
+    assert_eq!(defaulted.data["spec"]["mode"], "Slow");
+    let listed = v1.list(&ListParams::default()).await.unwrap();
+    assert_eq!(listed.items[0].data["spec"]["mode"], "Slow");
+    // The stored object itself is unchanged until it is written again.
+    assert_eq!(
+        defaulted.metadata.resource_version,
+        o.metadata.resource_version
+    );
+
     // A second CRD whose kind is taken is not accepted.
     let mut clash = crontab_crd();
     clash["metadata"]["name"] = json!("crontabz.stable.example.com");
