@@ -2,11 +2,13 @@
 //!
 //! kube compiles `pattern` with Go's `regexp`. The syntaxes are close, but
 //! Go's `\d`, `\w`, `\s` and `\b` are ASCII-only, Go takes `[` inside a class
-//! and an unmatched `{` literally, and Go words its compile errors its own
-//! way (`error parsing regexp: missing closing ): `(a``). This module
-//! rewrites the differences away and reproduces Go's error text for the
-//! mistakes people actually make, so a CRD with a bad pattern is rejected
-//! with kube's message when it is created.
+//! and an unmatched `{` literally, Go has escapes the `regex` crate reads
+//! differently or not at all (`\Q...\E`, octal `\123`, `\p{^Greek}`, `\<`
+//! as a plain `<`), Go knows fewer flags (no `x`), and Go words its compile
+//! errors its own way (`error parsing regexp: missing closing ): `(a``).
+//! This module rewrites the differences away and reproduces Go's error text
+//! for the mistakes people actually make, so a CRD with a bad pattern is
+//! rejected with kube's message when it is created.
 
 use std::fmt;
 
@@ -67,6 +69,7 @@ fn structural_error(pattern: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
+            '\\' if bytes.get(i + 1) == Some(&'Q') => i = quote_end(&bytes, i + 2).1,
             '\\' => i += 2,
             '[' => {
                 let start = i;
@@ -134,35 +137,25 @@ fn translate(pattern: &str) -> Result<String, String> {
     while i < chars.len() {
         let c = chars[i];
         match c {
+            '\\' if chars.get(i + 1) == Some(&'Q') => {
+                let (literal, next) = quote_end(&chars, i + 2);
+                let text: String = chars[i + 2..literal].iter().collect();
+                out.push_str(&regex::escape(&text));
+                i = next;
+            }
             '\\' => {
-                let Some(&n) = chars.get(i + 1) else {
-                    return Err(go_err("trailing backslash at end of expression", ""));
-                };
-                match n {
-                    'd' => out.push_str("[0-9]"),
-                    'D' => out.push_str("[^0-9]"),
-                    'w' => out.push_str("[0-9A-Za-z_]"),
-                    'W' => out.push_str("[^0-9A-Za-z_]"),
-                    's' => out.push_str("[\\t\\n\\f\\r ]"),
-                    'S' => out.push_str("[^\\t\\n\\f\\r ]"),
-                    'b' => out.push_str("(?-u:\\b)"),
-                    'B' => out.push_str("(?-u:\\B)"),
-                    'C' | 'Z' | 'e' | 'u' | 'U' => {
-                        return Err(go_err("invalid escape sequence", &format!("\\{n}")));
-                    }
-                    n if n.is_ascii_digit() && n != '0' => {
-                        return Err(go_err("invalid escape sequence", &format!("\\{n}")));
-                    }
-                    _ => {
-                        out.push('\\');
-                        out.push(n);
-                    }
-                }
+                let (text, len) = escape(&chars, i, false)?;
+                out.push_str(&text);
+                i += len;
+            }
+            '(' if chars.get(i + 1) == Some(&'?') => {
+                check_flags(&chars, i)?;
+                out.push_str("(?");
                 i += 2;
             }
             '[' => {
                 let end = class_end(&chars, i).unwrap_or(chars.len() - 1);
-                translate_class(&chars[i..=end], &mut out);
+                translate_class(&chars[i..=end], &mut out)?;
                 i = end + 1;
             }
             '{' => match repeat_len(&chars, i) {
@@ -239,7 +232,7 @@ fn repeat_len(chars: &[char], i: usize) -> Option<(usize, Vec<u64>)> {
     None
 }
 
-fn translate_class(class: &[char], out: &mut String) {
+fn translate_class(class: &[char], out: &mut String) -> Result<(), String> {
     out.push('[');
     let mut i = 1;
     if class.get(i) == Some(&'^') {
@@ -255,17 +248,9 @@ fn translate_class(class: &[char], out: &mut String) {
         let c = class[i];
         match c {
             '\\' => {
-                let n = class.get(i + 1).copied().unwrap_or('\\');
-                match n {
-                    'd' => out.push_str("0-9"),
-                    'w' => out.push_str("0-9A-Za-z_"),
-                    's' => out.push_str("\\t\\n\\f\\r "),
-                    _ => {
-                        out.push('\\');
-                        out.push(n);
-                    }
-                }
-                i += 2;
+                let (text, len) = escape(class, i, true)?;
+                out.push_str(&text);
+                i += len;
             }
             '[' if class.get(i + 1) == Some(&':') => {
                 let rest: String = class[i..].iter().collect();
@@ -298,6 +283,132 @@ fn translate_class(class: &[char], out: &mut String) {
         }
     }
     out.push(']');
+    Ok(())
+}
+
+/// The end of the literal text after `\Q` (which starts at `from`), and
+/// where the pattern goes on: after the `\E`, or at the end when there is
+/// none (Go reads the rest literally then).
+fn quote_end(chars: &[char], from: usize) -> (usize, usize) {
+    let mut j = from;
+    while j < chars.len() {
+        if chars[j] == '\\' && chars.get(j + 1) == Some(&'E') {
+            return (j, j + 2);
+        }
+        j += 1;
+    }
+    (chars.len(), chars.len())
+}
+
+/// Go's Unicode general categories, the names `\p` takes besides `Any` and
+/// the script names.
+const GO_CATEGORIES: &[&str] = &[
+    "C", "Cc", "Cf", "Co", "Cs", "L", "Ll", "Lm", "Lo", "Lt", "Lu", "M", "Mc", "Me", "Mn", "N",
+    "Nd", "Nl", "No", "P", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "S", "Sc", "Sk", "Sm", "So",
+    "Z", "Zl", "Zp", "Zs",
+];
+
+/// Translates the escape at `chars[i]` (a backslash), inside a class or
+/// not, into `regex` syntax with Go's meaning. Returns the text and how
+/// many characters it consumed.
+fn escape(chars: &[char], i: usize, in_class: bool) -> Result<(String, usize), String> {
+    let Some(&n) = chars.get(i + 1) else {
+        return Err(go_err("trailing backslash at end of expression", ""));
+    };
+    let invalid = |len: usize| {
+        let frag: String = chars[i..(i + len).min(chars.len())].iter().collect();
+        Err(go_err("invalid escape sequence", &frag))
+    };
+    let text = match n {
+        'd' if in_class => "0-9".to_string(),
+        'w' if in_class => "0-9A-Za-z_".to_string(),
+        's' if in_class => "\\t\\n\\f\\r ".to_string(),
+        'd' => "[0-9]".to_string(),
+        'D' => "[^0-9]".to_string(),
+        'w' => "[0-9A-Za-z_]".to_string(),
+        'W' => "[^0-9A-Za-z_]".to_string(),
+        's' => "[\\t\\n\\f\\r ]".to_string(),
+        'S' => "[^\\t\\n\\f\\r ]".to_string(),
+        'b' if !in_class => "(?-u:\\b)".to_string(),
+        'B' if !in_class => "(?-u:\\B)".to_string(),
+        'A' | 'z' | 'b' | 'B' if in_class => return invalid(2),
+        'C' | 'Z' | 'e' | 'u' | 'U' | 'Q' | 'E' | '8' | '9' => return invalid(2),
+        // Octal: up to three digits, but a lone non-zero digit would be a
+        // backreference, which Go refuses.
+        '0'..='7' => {
+            let digits: String = chars[i + 1..]
+                .iter()
+                .take(3)
+                .take_while(|c| ('0'..='7').contains(*c))
+                .collect();
+            if n != '0' && digits.len() == 1 {
+                return invalid(2);
+            }
+            let code = u32::from_str_radix(&digits, 8).unwrap_or(0);
+            return Ok((format!("\\x{{{code:X}}}"), 1 + digits.len()));
+        }
+        'p' | 'P' => return unicode_class(chars, i),
+        // Go reads any escaped ASCII punctuation as itself; the `regex`
+        // crate gives `\<` and `\>` a meaning (word start and end).
+        '<' | '>' => n.to_string(),
+        _ => format!("\\{n}"),
+    };
+    Ok((text, 2))
+}
+
+/// `\pL`, `\p{Greek}`, `\P{^Lu}`: Go's names, with `^` negating.
+fn unicode_class(chars: &[char], i: usize) -> Result<(String, usize), String> {
+    let negated = chars[i + 1] == 'P';
+    let (name, len): (String, usize) = match chars.get(i + 2) {
+        Some('{') => match chars[i + 3..].iter().position(|c| *c == '}') {
+            Some(end) => (chars[i + 3..i + 3 + end].iter().collect(), end + 4),
+            None => {
+                let frag: String = chars[i..].iter().collect();
+                return Err(go_err("invalid character class range", &frag));
+            }
+        },
+        Some(c) => (c.to_string(), 3),
+        None => return Err(go_err("invalid character class range", "")),
+    };
+    let (negated, name) = match name.strip_prefix('^') {
+        Some(rest) => (!negated, rest.to_string()),
+        None => (negated, name),
+    };
+    // Go's script names are capitalised words (`Greek`, `Old_Italic`); the
+    // `regex` crate also takes other spellings, which Go refuses. (It also
+    // takes binary properties such as `Alphabetic`, which look like script
+    // names and get through; the crate refuses names it does not know.)
+    let known = name == "Any"
+        || GO_CATEGORIES.contains(&name.as_str())
+        || (name.len() > 1
+            && name.starts_with(|c: char| c.is_ascii_uppercase())
+            && name.chars().all(|c| c.is_ascii_alphabetic() || c == '_'));
+    if !known {
+        let frag: String = chars[i..i + len].iter().collect();
+        return Err(go_err("invalid character class range", &frag));
+    }
+    let p = if negated { 'P' } else { 'p' };
+    Ok((format!("\\{p}{{{name}}}"), len))
+}
+
+/// Go knows the flags `i`, `m`, `s` and `U` (and named groups); anything
+/// else after `(?` is a syntax error quoting what was read up to it.
+fn check_flags(chars: &[char], i: usize) -> Result<(), String> {
+    let mut j = i + 2;
+    if matches!(chars.get(j), Some('P' | '<')) {
+        return Ok(());
+    }
+    while let Some(&c) = chars.get(j) {
+        match c {
+            'i' | 'm' | 's' | 'U' | '-' => j += 1,
+            ':' | ')' => return Ok(()),
+            _ => {
+                let frag: String = chars[i..=j].iter().collect();
+                return Err(go_err("invalid or unsupported Perl syntax", &frag));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Turns a `regex` crate error into Go's wording, quoting the fragment the
@@ -310,6 +421,8 @@ fn go_error_from(message: &str, translated: &str) -> String {
         || lower.contains("flag")
     {
         "invalid or unsupported Perl syntax"
+    } else if lower.contains("unicode property") {
+        "invalid character class range"
     } else if lower.contains("escape") {
         "invalid escape sequence"
     } else if lower.contains("class range") {
@@ -430,9 +543,61 @@ mod tests {
     }
 
     #[test]
+    fn go_escapes_keep_their_go_meaning() {
+        // \Q...\E is literal text, parentheses included.
+        assert!(m(r"^\Q1+1 (x)\E$", "1+1 (x)"));
+        assert!(!m(r"^\Q1+1\E$", "11"));
+        assert!(m(r"^a\Q.*", "a.*"));
+        // Octal, up to three digits.
+        assert!(m(r"^\101\0$", "A\u{0}"));
+        assert!(m(r"^\12$", "\n"));
+        // \< and \> are plain characters.
+        assert!(m(r"^\<a\>$", "<a>"));
+        // Unicode classes, with Go's negation inside the braces.
+        assert!(m(r"^\p{Lu}\pL*$", "Ébc"));
+        assert!(!m(r"^\p{Lu}", "ébc"));
+        assert!(m(r"^\p{^Greek}+$", "abc"));
+        assert!(!m(r"^\p{^Greek}+$", "αβγ"));
+        assert!(m(r"^\P{^Greek}+$", "αβγ"));
+        assert!(m(r"^[\p{Greek}\d]+$", "α1"));
+        assert!(m(r"^\p{Any}$", "€"));
+        // A negated Perl class inside a class stays ASCII.
+        assert!(m(r"^[\D]$", "١"));
+        assert!(!m(r"^[\D]$", "1"));
+        // Named groups, both spellings.
+        assert!(m(r"^(?P<a>x)(?<b>y)$", "xy"));
+    }
+
+    #[test]
+    fn escapes_and_flags_go_refuses() {
+        for (pattern, error) in [
+            (r"\8", r"invalid escape sequence: `\8`"),
+            (r"[\b]", r"invalid escape sequence: `\b`"),
+            (r"\E", r"invalid escape sequence: `\E`"),
+            (r"[\Q]", r"invalid escape sequence: `\Q`"),
+            (r"\p{greek}", r"invalid character class range: `\p{greek}`"),
+            (r"\pX", r"invalid character class range: `\pX`"),
+            (r"\p{Lu", r"invalid character class range: `\p{Lu`"),
+            (r"\p{Foo}", r"invalid character class range: `\p{Foo}`"),
+            (r"(?x)a b", r"invalid or unsupported Perl syntax: `(?x`"),
+            (r"(?i-R:a)", r"invalid or unsupported Perl syntax: `(?i-R`"),
+        ] {
+            assert_eq!(
+                GoRegex::compile(pattern).unwrap_err(),
+                format!("error parsing regexp: {error}"),
+                "{pattern}"
+            );
+        }
+        // `\Q` with no `\E` reads the rest literally, parentheses too.
+        assert!(m(r"\Q(", "("));
+        assert!(m("(?ims-U:a)", "A"));
+    }
+
+    #[test]
     fn hostile_patterns_do_not_panic() {
         for p in [
             "", "\\", "[", "]", "(", ")", "{", "}", "(?", "[[:", "[^]", "\u{0}", "é+", "a{2,1}",
+            "\\p", "\\p{", "\\P{^", "\\Q", "\\7", "[\\p", "(?P", "(?-",
         ] {
             let _ = GoRegex::compile(p);
         }

@@ -93,7 +93,7 @@ async fn established(crds: &Api<CustomResourceDefinition>, name: &str) -> Custom
 }
 
 /// A raw request: status, Warning headers, and the JSON body.
-async fn raw(
+pub(crate) async fn raw(
     client: &kube::Client,
     method: &str,
     path: &str,

@@ -10,5 +10,6 @@ mod kubectl;
 mod lifecycle;
 mod python;
 mod raw;
+mod real_crds;
 mod representations;
 mod write_options;
