@@ -94,6 +94,8 @@ pub struct CustomVersion {
     /// Whether the schema has defaults, which kube applies to objects as
     /// they are read too (they may predate the default).
     pub defaults_on_read: bool,
+    /// For a deprecated version, the warning every request to it gets.
+    pub deprecation: Option<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -179,11 +181,129 @@ fn str_of<'a>(m: &'a Map<String, Value>, key: &str) -> &'a str {
     m.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
-/// kube's checks of a CRD's spec (metadata is checked by the generic
-/// code): the name, group, scope, names, versions, schemas and printer
-/// columns. Returns kube's field errors.
-pub fn validate(v: &Value) -> Vec<FieldError> {
-    let mut errs = Vec::new();
+/// The annotation that approves a CRD in a protected group.
+const APPROVAL: &str = "api-approved.kubernetes.io";
+
+/// Where kube's API approval policy is described, as its messages say.
+const APPROVAL_POLICY: &str = "https://github.com/kubernetes/enhancements/pull/1111";
+
+/// Whether a group belongs to the Kubernetes project, so a CRD in it needs
+/// the approval annotation.
+fn protected_group(group: &str) -> bool {
+    group == "k8s.io"
+        || group == "kubernetes.io"
+        || group.ends_with(".k8s.io")
+        || group.ends_with(".kubernetes.io")
+}
+
+/// What the approval annotation says.
+#[derive(Debug, PartialEq, Eq)]
+enum Approval {
+    /// It is missing.
+    Missing,
+    /// It points at the approving pull request.
+    Approved(String),
+    /// It says the API is not approved (`unapproved, <reason>`).
+    Unapproved(String),
+    /// It is neither.
+    Invalid(String),
+}
+
+fn approval(crd: &Value) -> Approval {
+    let Some(value) = crd
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(APPROVAL))
+        .and_then(Value::as_str)
+    else {
+        return Approval::Missing;
+    };
+    if value.starts_with("unapproved") {
+        Approval::Unapproved(value.to_string())
+    } else if (value.starts_with("https://") || value.starts_with("http://"))
+        && value.len() > "https://".len()
+    {
+        Approval::Approved(value.to_string())
+    } else {
+        Approval::Invalid(value.to_string())
+    }
+}
+
+/// kube's API approval check: a CRD in a protected group must carry the
+/// approval annotation, unless it already went without one before this
+/// update (kube keeps old CRDs working).
+fn validate_approval(v: &Value, current: Option<&Value>) -> Vec<FieldError> {
+    let group = v
+        .pointer("/spec/group")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !protected_group(group) {
+        return Vec::new();
+    }
+    let now = approval(v);
+    if let Some(old) = current
+        && protected_group(
+            old.pointer("/spec/group")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+        )
+        && approval(old) == now
+    {
+        return Vec::new();
+    }
+    let path = Path::new("metadata").child("annotations").key(APPROVAL);
+    match now {
+        Approval::Missing => vec![FieldError::required(
+            path,
+            format!(
+                "protected groups must have approval annotation {APPROVAL:?}, see {APPROVAL_POLICY}"
+            ),
+        )],
+        Approval::Invalid(value) => vec![FieldError::invalid(
+            path,
+            json!(value),
+            format!(
+                "protected groups must have approval annotation {APPROVAL:?} with either a URL or a reason starting with \"unapproved\", see {APPROVAL_POLICY}"
+            ),
+        )],
+        _ => Vec::new(),
+    }
+}
+
+/// The `KubernetesAPIApprovalPolicyConformant` condition of a CRD in a
+/// protected group: (status, reason, message).
+fn approval_condition(crd: &Value) -> Option<(&'static str, &'static str, String)> {
+    let group = crd.pointer("/spec/group").and_then(Value::as_str)?;
+    if !protected_group(group) {
+        return None;
+    }
+    Some(match approval(crd) {
+        Approval::Approved(url) => ("True", "ApprovedAnnotation", format!("approved in {url}")),
+        Approval::Unapproved(value) => (
+            "False",
+            "UnapprovedAnnotation",
+            format!("not approved: {value:?}"),
+        ),
+        Approval::Missing => (
+            "False",
+            "MissingAnnotation",
+            format!(
+                "protected groups must have approval annotation {APPROVAL:?}, see {APPROVAL_POLICY}"
+            ),
+        ),
+        Approval::Invalid(value) => (
+            "False",
+            "InvalidAnnotation",
+            format!("not approved: {value:?}"),
+        ),
+    })
+}
+
+/// kube's checks of a CRD (metadata is checked by the generic code): the
+/// name, API approval, group, scope, names, versions, schemas and printer
+/// columns. `current` is the stored CRD on update. Returns kube's field
+/// errors.
+pub fn validate(v: &Value, current: Option<&Value>) -> Vec<FieldError> {
+    let mut errs = validate_approval(v, current);
     let empty = Map::new();
     let spec = v.get("spec").and_then(Value::as_object).unwrap_or(&empty);
     let names = spec
@@ -500,16 +620,28 @@ pub fn resource_types(crd: &Value) -> Result<Vec<ResourceType>, CrdError> {
             version: v_name.to_string(),
             source,
         })?;
-        let printer = crate::table::crd_columns(
+        let printer = match crate::table::crd_columns(
             version
                 .get("additionalPrinterColumns")
                 .unwrap_or(&Value::Null),
-        )
-        .map_err(|source| CrdError::Printer {
-            name: name.clone(),
-            version: v_name.to_string(),
-            source,
-        })?;
+        ) {
+            Ok(p) => p,
+            // kube serves the columns before one it cannot parse.
+            Err(TableError::InvalidColumn { json_path, served }) => {
+                tracing::warn!(
+                    crd = %name, version = v_name, json_path,
+                    "a printer column does not parse; printing the columns before it"
+                );
+                *served
+            }
+            Err(source) => {
+                return Err(CrdError::Printer {
+                    name: name.clone(),
+                    version: v_name.to_string(),
+                    source,
+                });
+            }
+        };
         let status = version.pointer("/subresources/status").is_some();
         let selectable_fields = version
             .get("selectableFields")
@@ -555,6 +687,7 @@ pub fn resource_types(crd: &Value) -> Result<Vec<ResourceType>, CrdError> {
             ],
             custom: Some(Arc::new(CustomVersion {
                 defaults_on_read: schema.has_defaults(),
+                deprecation: deprecation_warning(group, kind, version, versions),
                 schema,
                 printer,
                 terminating,
@@ -563,6 +696,31 @@ pub fn resource_types(crd: &Value) -> Result<Vec<ResourceType>, CrdError> {
     }
     out.sort_by(|a, b| version_order(&a.version, &b.version));
     Ok(out)
+}
+
+/// The warning for a deprecated version: its `deprecationWarning`, or
+/// kube's default text naming the best version that is not deprecated.
+fn deprecation_warning(group: &str, kind: &str, version: &Value, all: &[Value]) -> Option<String> {
+    if version.get("deprecated").and_then(Value::as_bool) != Some(true) {
+        return None;
+    }
+    if let Some(text) = version.get("deprecationWarning").and_then(Value::as_str) {
+        return Some(text.to_string());
+    }
+    let name = version.get("name").and_then(Value::as_str).unwrap_or("");
+    let mut text = format!("{group}/{name} {kind} is deprecated");
+    let better = all
+        .iter()
+        .filter(|v| v.get("served").and_then(Value::as_bool) == Some(true))
+        .filter(|v| v.get("deprecated").and_then(Value::as_bool) != Some(true))
+        .filter_map(|v| v.get("name").and_then(Value::as_str))
+        .min_by(|a, b| version_order(a, b));
+    if let Some(better) = better
+        && version_order(better, name) == std::cmp::Ordering::Less
+    {
+        text.push_str(&format!("; use {group}/{better} {kind}"));
+    }
+    Some(text)
 }
 
 fn string_list(v: Option<&Value>) -> Vec<String> {
@@ -970,6 +1128,15 @@ impl Controller {
                 );
             }
         }
+        if let Some((status, reason, message)) = approval_condition(&crd) {
+            set_condition(
+                &mut next,
+                "KubernetesAPIApprovalPolicyConformant",
+                status,
+                reason,
+                &message,
+            );
+        }
         add_stored_version(&mut next);
         if next == crd {
             return Ok(false);
@@ -1148,7 +1315,88 @@ mod tests {
             v["status"],
             json!({"acceptedNames": {"plural": "", "kind": ""}, "storedVersions": ["v1"]})
         );
-        assert!(validate(&v).is_empty(), "{:?}", messages(&validate(&v)));
+        assert!(
+            validate(&v, None).is_empty(),
+            "{:?}",
+            messages(&validate(&v, None))
+        );
+    }
+
+    #[test]
+    fn protected_groups_need_approval() {
+        let mut v = crd();
+        v["metadata"]["name"] = json!("crontabs.x.k8s.io");
+        v["spec"]["group"] = json!("x.k8s.io");
+        prepare_create(&mut v);
+        assert_eq!(
+            messages(&validate(&v, None)),
+            [
+                r#"metadata.annotations[api-approved.kubernetes.io]: Required value: protected groups must have approval annotation "api-approved.kubernetes.io", see https://github.com/kubernetes/enhancements/pull/1111"#
+            ]
+        );
+        // An old CRD that never had it keeps working.
+        assert!(validate(&v, Some(&v.clone())).is_empty());
+        v["metadata"]["annotations"] = json!({APPROVAL: "maybe"});
+        assert!(messages(&validate(&v, None))[0].contains(r#"Invalid value: "maybe""#));
+        v["metadata"]["annotations"] = json!({APPROVAL: "unapproved, testing"});
+        assert!(validate(&v, None).is_empty());
+        assert_eq!(
+            approval_condition(&v),
+            Some((
+                "False",
+                "UnapprovedAnnotation",
+                r#"not approved: "unapproved, testing""#.to_string()
+            ))
+        );
+        v["metadata"]["annotations"] = json!({APPROVAL: "https://example.com/pr/1"});
+        assert_eq!(
+            approval_condition(&v).map(|c| c.2),
+            Some("approved in https://example.com/pr/1".to_string())
+        );
+        assert_eq!(approval_condition(&crd()), None);
+    }
+
+    #[test]
+    fn deprecated_versions_warn() {
+        let versions = vec![
+            json!({"name": "v1alpha1", "served": true, "deprecated": true}),
+            json!({"name": "v1", "served": true}),
+            json!({"name": "v2", "served": false}),
+            json!({"name": "v1beta1", "served": true, "deprecated": true, "deprecationWarning": "go away"}),
+        ];
+        let warn = |i: usize| deprecation_warning("x.io", "Foo", &versions[i], &versions);
+        assert_eq!(
+            warn(0).as_deref(),
+            Some("x.io/v1alpha1 Foo is deprecated; use x.io/v1 Foo")
+        );
+        assert_eq!(warn(1), None);
+        assert_eq!(warn(3).as_deref(), Some("go away"));
+        // Nothing better to point at.
+        let only = vec![json!({"name": "v1", "served": true, "deprecated": true})];
+        assert_eq!(
+            deprecation_warning("x.io", "Foo", &only[0], &only).as_deref(),
+            Some("x.io/v1 Foo is deprecated")
+        );
+    }
+
+    #[test]
+    fn an_unparsable_printer_column_keeps_the_ones_before_it() {
+        let mut v = crd();
+        v["spec"]["versions"][1]["additionalPrinterColumns"] = json!([
+            {"name": "Spec", "type": "string", "jsonPath": ".spec.cronSpec"},
+            {"name": "Bad", "type": "string", "jsonPath": ".spec[?("},
+        ]);
+        let types = resource_types(&v).unwrap();
+        let names: Vec<&str> = types[0]
+            .custom
+            .as_ref()
+            .unwrap()
+            .printer
+            .columns()
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["Name", "Spec"]);
     }
 
     #[test]
@@ -1158,7 +1406,7 @@ mod tests {
         v["spec"]["versions"][1]["name"] = json!("v2");
         prepare_update(&mut v);
         assert_eq!(
-            messages(&validate(&v)),
+            messages(&validate(&v, None)),
             [r#"status.storedVersions[0]: Invalid value: "v1": must appear in spec.versions"#]
         );
     }
@@ -1185,7 +1433,7 @@ mod tests {
         v["spec"]["versions"][0]["storage"] = json!(true);
         v["spec"]["versions"][1]["schema"] = json!(null);
         default_crd(&mut v);
-        let got = messages(&validate(&v));
+        let got = messages(&validate(&v, None));
         for want in [
             r#"metadata.name: Invalid value: "wrong.example.com": must be spec.names.plural+"."+spec.group"#,
             r#"spec.group: Invalid value: "nodots": should be a domain with at least one dot"#,
@@ -1217,7 +1465,7 @@ mod tests {
             json!({"spec": null}),
             json!({"spec": {"names": 3, "versions": "x"}}),
         ] {
-            let got = messages(&validate(&body));
+            let got = messages(&validate(&body, None));
             assert!(
                 got.iter().any(|g| g == "spec.group: Required value"),
                 "{got:?}"
@@ -1239,7 +1487,7 @@ mod tests {
         let mut v = crd();
         v["spec"]["versions"][1]["schema"]["openAPIV3Schema"]["properties"]["spec"]["type"] =
             json!("nonsense");
-        let got = messages(&validate(&v));
+        let got = messages(&validate(&v, None));
         assert!(
             got.iter()
                 .any(|g| g

@@ -112,26 +112,41 @@ impl ResourceType {
         self.api_version() != self.storage_api_version
     }
 
-    /// Whether objects read from storage (or the watch cache) change
-    /// before they are served: another version's apiVersion, or a custom
-    /// resource's defaults.
-    pub fn rewrites_on_read(&self) -> bool {
-        self.version_differs_from_storage()
-            || self.custom.as_ref().is_some_and(|c| c.defaults_on_read)
+    /// Whether a stored object, given as its JSON, changes before it is
+    /// served here: it is stored under another version (its apiVersion
+    /// comes first in stored JSON, whose keys are sorted), or it is a
+    /// custom resource whose schema has defaults. `prefix` is
+    /// [`ResourceType::stored_prefix`], computed once per list.
+    pub fn rewrites(&self, stored: &[u8], prefix: &str) -> bool {
+        self.custom.as_ref().is_some_and(|c| c.defaults_on_read)
+            || !stored.starts_with(prefix.as_bytes())
+    }
+
+    /// How the JSON of an object stored under this endpoint's own version
+    /// begins.
+    pub fn stored_prefix(&self) -> String {
+        format!("{{\"apiVersion\":\"{}\",", self.api_version())
     }
 
     /// Turns a stored object into what this endpoint serves: its
-    /// apiVersion and kind, and for a custom resource the defaults of its
-    /// schema, as kube applies them on read.
+    /// apiVersion and kind and, for a custom resource, what kube does on
+    /// read: an object stored under another version is pruned with this
+    /// version's schema (conversion is apiVersion only), and the schema's
+    /// defaults are applied.
     pub fn serve(&self, v: &mut Value) {
+        let api_version = self.api_version();
+        let converted = v.get("apiVersion").and_then(Value::as_str) != Some(api_version.as_str());
         if let Some(o) = v.as_object_mut() {
-            o.insert("apiVersion".into(), Value::String(self.api_version()));
+            o.insert("apiVersion".into(), Value::String(api_version));
             o.insert("kind".into(), Value::String(self.kind.clone()));
         }
-        if let Some(custom) = &self.custom
-            && custom.defaults_on_read
-        {
-            custom.schema.default(v);
+        if let Some(custom) = &self.custom {
+            if converted {
+                custom.schema.prune(v);
+            }
+            if custom.defaults_on_read {
+                custom.schema.default(v);
+            }
         }
     }
 

@@ -207,7 +207,7 @@ pub fn validate(
     }
     match &rt.special {
         Special::Service => errors.extend(validate_service(v, current)),
-        Special::Crd => errors.extend(crate::crd::validate(v)),
+        Special::Crd => errors.extend(crate::crd::validate(v, current)),
         Special::Custom { .. } => {
             if let Some(custom) = &rt.custom {
                 errors.extend(custom.schema.validate(v, None));

@@ -101,6 +101,21 @@ pub fn target(api: &Api, group: &str, version: &str, rest: &[&str]) -> Result<Ta
 
 /// Runs the verb a request asks for.
 pub async fn handle(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiError> {
+    // kube warns about a deprecated version on every request made to it.
+    let deprecation = req
+        .target
+        .resource
+        .custom
+        .as_ref()
+        .and_then(|c| c.deprecation.clone());
+    let resp = verb(api, req).await?;
+    Ok(match deprecation {
+        Some(warning) => with_warnings(resp, &[warning]),
+        None => resp,
+    })
+}
+
+async fn verb(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiError> {
     let has_name = req.target.name.is_some();
     match req.method {
         Method::GET if req.query.flag("watch")? => watch::watch(api, req).await,
@@ -113,4 +128,15 @@ pub async fn handle(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
         Method::DELETE => write::delete_collection(api, req).await,
         _ => Err(ApiError::MethodNotAllowed),
     }
+}
+
+/// Adds kube's `Warning` headers (`299 - "<text>"`).
+pub(crate) fn with_warnings(mut resp: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for w in warnings {
+        let text = format!("299 - {}", crate::field::go_quote(w));
+        if let Ok(value) = http::HeaderValue::from_str(&text) {
+            resp.headers_mut().append(http::header::WARNING, value);
+        }
+    }
+    resp
 }

@@ -268,11 +268,12 @@ pub fn list_response(rt: &ResourceType, page: ListPage) -> Response<Body> {
     // Drop the closing brace of the head and append the items.
     body.put_slice(&head[..head.len().saturating_sub(1)]);
     body.put_slice(b",\"items\":[");
+    let stored_prefix = rt.stored_prefix();
     for (i, item) in page.items.iter().enumerate() {
         if i > 0 {
             body.put_u8(b',');
         }
-        if rt.rewrites_on_read() {
+        if rt.rewrites(item, &stored_prefix) {
             let mut v: Value = serde_json::from_slice(item).unwrap_or(Value::Null);
             rt.serve(&mut v);
             body.put_slice(&serde_json::to_vec(&v).unwrap_or_default());

@@ -187,7 +187,11 @@ impl WatchTask {
             _ => return true,
         };
         let converting = !matches!(self.rep.target, Target::Object);
-        let json = if self.resource.rewrites_on_read() || converting {
+        let json = if converting
+            || self
+                .resource
+                .rewrites(&e.object.json, &self.resource.stored_prefix())
+        {
             let mut v = e.object.value().unwrap_or_default();
             self.resource.serve(&mut v);
             let v = match super::represent::watch_object(

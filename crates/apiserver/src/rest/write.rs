@@ -12,8 +12,8 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::Request;
 use super::read::served;
+use super::{Request, with_warnings};
 use crate::api::Api;
 use crate::error::ApiError;
 use crate::field::FieldError;
@@ -130,17 +130,6 @@ fn check_decode(
         schema.prune(v);
     }
     Ok(warnings)
-}
-
-/// Adds kube's `Warning` headers (`299 - "<text>"`).
-fn with_warnings(mut resp: Response<Body>, warnings: &[String]) -> Response<Body> {
-    for w in warnings {
-        let text = format!("299 - {}", crate::field::go_quote(w));
-        if let Ok(value) = http::HeaderValue::from_str(&text) {
-            resp.headers_mut().append(http::header::WARNING, value);
-        }
-    }
-    resp
 }
 
 fn patch_error(e: PatchError) -> ApiError {

@@ -937,7 +937,6 @@ async fn cert_manager_prometheus_and_spire() {
 /// GatewayClass reads "Waiting for controller", and `kubectl get gc` shows
 /// ACCEPTED Unknown.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: objects read from storage are not defaulted (rest/read.rs, rest/watch.rs)"]
 async fn gateway_class_status_defaults_when_read() {
     let (server, kc) =
         server_with(&[("gatewayclasses.gateway.networking.k8s.io", GATEWAY_CLASSES)]).await;
@@ -963,7 +962,6 @@ async fn gateway_class_status_defaults_when_read() {
 /// defaulting it at the storage version. Linkerd's v1beta3 Server has
 /// `accessPolicy`, v1beta1 does not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: reads at a non-storage version are not pruned with that version's schema, and reads are not defaulted (rest/read.rs, rest/watch.rs)"]
 async fn linkerd_server_reads_are_converted_like_kube() {
     let (server, kc) = server_with(&[("servers.policy.linkerd.io", LINKERD_SERVERS)]).await;
     let kc = kc.as_path();
@@ -995,7 +993,6 @@ async fn linkerd_server_reads_are_converted_like_kube() {
 /// (apiextensions-apiserver `crdHandler.ServeHTTP`: `warning.AddWarning`
 /// for `crdInfo.warnings[requestInfo.APIVersion]`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: deprecated CRD versions send no Warning header (crd.rs CustomVersion, rest/)"]
 async fn linkerd_deprecated_versions_warn() {
     let (server, _) = server_with(&[("servers.policy.linkerd.io", LINKERD_SERVERS)]).await;
     let client = server.client().unwrap();
@@ -1032,7 +1029,6 @@ async fn linkerd_deprecated_versions_warn() {
 /// storage, and kube converts every one of them to the version asked for
 /// (lists and watches included).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: after a storage version change, lists and watches at the new storage version return old objects with their stored apiVersion (rest/read.rs list, rest/watch.rs)"]
 async fn reference_grants_after_a_storage_version_change() {
     let (server, kc) = server_with(&[(
         "referencegrants.gateway.networking.k8s.io",
@@ -1113,7 +1109,6 @@ async fn gateway_class_controller_name_is_immutable() {
 /// (`apiapproval_controller.go` `calculateCondition`). Gateway API's CRDs
 /// carry the annotation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: protected API groups are not checked for api-approved.kubernetes.io and get no KubernetesAPIApprovalPolicyConformant condition (crd.rs)"]
 async fn protected_groups_need_api_approval() {
     let (server, kc) = server_with(&[]).await;
     let kc = kc.as_path();
@@ -1162,7 +1157,6 @@ async fn protected_groups_need_api_approval() {
 /// default printing"; `tableconvertor.New` returns the convertor built so
 /// far with its error).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: a CRD with an unparsable printer column is not served at all (crd.rs resource_types)"]
 async fn unparsable_printer_column_still_serves() {
     // cert-manager's Certificate with its Ready column cut short.
     let broken = CERTIFICATES.replacen(
