@@ -210,7 +210,7 @@ pub fn validate(
         Special::Crd => errors.extend(crate::crd::validate(v, current)),
         Special::Custom { .. } => {
             if let Some(custom) = &rt.custom {
-                errors.extend(custom.schema.validate(v, None));
+                errors.extend(custom.schema.validate_update(v, current, None));
             }
         }
         _ => {}

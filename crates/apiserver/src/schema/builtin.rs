@@ -50,6 +50,7 @@ pub(crate) fn build_builtin(root: &Value) -> Result<(Tree, NodeId), String> {
             origin: Origin::Builtin,
             raw: root.clone(),
             name: name.as_str().into(),
+            has_rules: false,
         },
         def_ids: HashMap::new(),
     };

@@ -99,6 +99,7 @@
 //!   filled, so fields of both survive there.
 
 mod builtin;
+mod cel;
 mod decode;
 mod default;
 mod formats;
@@ -237,13 +238,34 @@ impl Schema {
         self.tree.nodes.iter().any(|n| n.default.is_some())
     }
 
-    /// See [`validate`].
+    /// See [`validate`]. Transition rules (those that read `oldSelf`) do
+    /// not run: use [`validate_update`](Self::validate_update) on update.
     pub fn validate(&self, value: &Value, path: Option<&Path>) -> Vec<FieldError> {
+        self.validate_update(value, None, path)
+    }
+
+    /// [`validate`], then the schema's `x-kubernetes-validations` rules,
+    /// with `old` (the stored object, on update) as `oldSelf` for the
+    /// transition rules. A schema without rules does no CEL work.
+    pub fn validate_update(
+        &self,
+        value: &Value,
+        old: Option<&Value>,
+        path: Option<&Path>,
+    ) -> Vec<FieldError> {
         let mut errs = validate::validate_at(&self.tree, self.root, value, path);
         errs.extend(validate::validate_list_types(
             &self.tree, self.root, value, path,
         ));
+        if self.tree.has_rules {
+            errs.extend(cel::eval::validate(&self.tree, self.root, value, old, path));
+        }
         errs
+    }
+
+    /// Whether the schema has `x-kubernetes-validations` rules.
+    pub fn has_rules(&self) -> bool {
+        self.tree.has_rules
     }
 
     /// See [`prune`].

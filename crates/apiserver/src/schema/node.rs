@@ -163,6 +163,12 @@ pub(crate) struct Node {
     pub(crate) list_map_keys: Vec<Box<str>>,
     pub(crate) map_type_atomic: bool,
     pub(crate) go: GoKind,
+    /// `x-kubernetes-validations` as written (CRD schemas only).
+    pub(crate) validations: Option<Value>,
+    /// The compiled rules, filled in once the whole schema checks.
+    pub(crate) rules: Vec<super::cel::Rule>,
+    /// Whether this node or one under it has rules, so walks can stop.
+    pub(crate) rules_below: bool,
 }
 
 impl Node {
@@ -197,6 +203,9 @@ pub(crate) struct Tree {
     pub(crate) origin: Origin,
     pub(crate) raw: Value,
     pub(crate) name: Box<str>,
+    /// Whether any node has CEL rules; without them an object costs no
+    /// CEL work at all.
+    pub(crate) has_rules: bool,
 }
 
 impl Tree {

@@ -77,6 +77,7 @@ struct Props<'a> {
     x_list_map_keys: Vec<&'a str>,
     x_map_type: Option<&'a str>,
     x_validations: bool,
+    x_validations_raw: Option<&'a Value>,
 }
 
 /// How deep a schema may nest. kube has no such limit, but a request body
@@ -157,6 +158,9 @@ impl<'a> Props<'a> {
                     }
                 "x-kubernetes-validations" => {
                     p.x_validations = v.as_array().is_some_and(|a| !a.is_empty());
+                    if p.x_validations {
+                        p.x_validations_raw = Some(v);
+                    }
                 }
                 "enum" => {
                     if let Some(a) = v.as_array() {
@@ -413,6 +417,10 @@ pub(crate) fn parse_crd(schema: &Value, path: &Path) -> Result<Tree, Vec<FieldEr
     }
     match tree {
         Some(mut t) => {
+            let rule_errs = super::cel::compile(&mut t, path);
+            if !rule_errs.is_empty() {
+                return Err(rule_errs);
+            }
             prune_defaults(&mut t);
             Ok(t)
         }
@@ -1265,6 +1273,7 @@ fn build_crd_tree(props: &Props, raw: &Value) -> Tree {
         origin: Origin::Crd,
         raw: raw.clone(),
         name: "".into(),
+        has_rules: false,
     };
     build_node(props, &mut tree);
     tree
@@ -1320,6 +1329,7 @@ fn build_node(p: &Props, tree: &mut Tree) -> NodeId {
         },
         list_map_keys: p.x_list_map_keys.iter().map(|s| (*s).into()).collect(),
         map_type_atomic: p.x_map_type == Some("atomic"),
+        validations: p.x_validations_raw.cloned(),
         ..Node::default()
     };
     n.properties = p
