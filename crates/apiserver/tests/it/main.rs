@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod cel_rules;
 mod clients;
 mod crds;
 mod kubectl;

@@ -1086,7 +1086,6 @@ async fn reference_grants_after_a_storage_version_change() {
 /// controllerName is `self == oldSelf`. The message is kube's
 /// `Invalid value: "<type>": <rule message>`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: x-kubernetes-validations (CEL) rules are not run (schema/)"]
 async fn gateway_class_controller_name_is_immutable() {
     let (server, kc) =
         server_with(&[("gatewayclasses.gateway.networking.k8s.io", GATEWAY_CLASSES)]).await;

@@ -385,7 +385,10 @@ impl Checker<'_> {
                 let at = self.find(&s.type_name, false);
                 self.error_at(
                     at,
-                    format!("undeclared reference to '{}' (in container '')", s.type_name),
+                    format!(
+                        "undeclared reference to '{}' (in container '')",
+                        s.type_name
+                    ),
                 );
                 Ty::Dyn
             }

@@ -134,8 +134,8 @@ impl Walker<'_> {
                 let embedded = self.tree.node(iid).embedded;
                 for (i, item) in items.iter().enumerate() {
                     let (item_old, r) = if n.list_type == Some(ListType::Map) {
-                        let o = old_items
-                            .and_then(|olds| find_by_keys(olds, item, &n.list_map_keys));
+                        let o =
+                            old_items.and_then(|olds| find_by_keys(olds, item, &n.list_map_keys));
                         (o, o.map(|o| (item, o)))
                     } else {
                         (None, ratchet.filter(|_| old.is_some()))
@@ -331,8 +331,10 @@ fn type_name(tree: &Tree, id: NodeId, resource_root: bool) -> &'static str {
 
 /// The item of `olds` whose map keys equal `item`'s.
 fn find_by_keys<'o>(olds: &'o [Value], item: &Value, keys: &[Box<str>]) -> Option<&'o Value> {
-    olds.iter()
-        .find(|o| keys.iter().all(|k| o.get(k.as_ref()) == item.get(k.as_ref())))
+    olds.iter().find(|o| {
+        keys.iter()
+            .all(|k| o.get(k.as_ref()) == item.get(k.as_ref()))
+    })
 }
 
 /// The CEL value of `v` at node `id`.
@@ -416,11 +418,11 @@ fn string_to_cel(format: Option<&str>, s: &str) -> Cel {
     let plain = || Cel::String(Arc::new(s.to_string()));
     match format {
         Some("date-time") | Some("datetime") => {
-            cel_interpreter::functions::timestamp(Arc::new(s.to_string())).unwrap_or_else(|_| plain())
+            cel_interpreter::functions::timestamp(Arc::new(s.to_string()))
+                .unwrap_or_else(|_| plain())
         }
-        Some("duration") => {
-            cel_interpreter::functions::duration(Arc::new(s.to_string())).unwrap_or_else(|_| plain())
-        }
+        Some("duration") => cel_interpreter::functions::duration(Arc::new(s.to_string()))
+            .unwrap_or_else(|_| plain()),
         Some("byte") => {
             use base64::Engine as _;
             match base64::engine::general_purpose::STANDARD.decode(s) {

@@ -175,9 +175,10 @@ pub(crate) fn base() -> &'static Context<'static> {
         ctx.add_function(NE, |ftx: &FunctionContext| equal(ftx, false));
         ctx.add_function(IN, in_op);
         ctx.add_function(RANGE, range);
-        ctx.add_function("dyn", |ftx: &FunctionContext| {
-            Ok(exactly(ftx, 1)?.remove(0))
-        });
+        ctx.add_function(
+            "dyn",
+            |ftx: &FunctionContext| Ok(exactly(ftx, 1)?.remove(0)),
+        );
         ctx.add_function("size", size);
         ctx.add_function("contains", |ftx: &FunctionContext| {
             strings2(ftx, |a, b| Value::Bool(a.contains(b)))
@@ -273,12 +274,7 @@ fn index(ftx: &FunctionContext) -> R {
             .ok()
             .and_then(|u| l.get(u))
             .cloned()
-            .ok_or_else(|| {
-                err(
-                    ftx,
-                    format!("index out of bounds: {i}"),
-                )
-            }),
+            .ok_or_else(|| err(ftx, format!("index out of bounds: {i}"))),
         (Value::List(l), Value::UInt(i)) => usize::try_from(*i)
             .ok()
             .and_then(|u| l.get(u))
@@ -431,10 +427,7 @@ fn matches(ftx: &FunctionContext) -> R {
             Some(re) => Ok(Value::Bool(re.is_match(s))),
             None => Err(err(
                 ftx,
-                format!(
-                    "{}",
-                    GoRegex::compile(pattern).err().unwrap_or_default()
-                ),
+                format!("{}", GoRegex::compile(pattern).err().unwrap_or_default()),
             )),
         }
     })
@@ -461,12 +454,18 @@ fn split(ftx: &FunctionContext) -> R {
         Vec::new()
     } else if sep.is_empty() {
         let chars: Vec<String> = s.chars().map(String::from).collect();
-        let n = if limit < 0 { chars.len() } else { (limit as usize).min(chars.len()) };
+        let n = if limit < 0 {
+            chars.len()
+        } else {
+            (limit as usize).min(chars.len())
+        };
         let mut out: Vec<String> = chars[..n.saturating_sub(1)].to_vec();
         if n > 0 {
             out.push(chars[n - 1..].concat());
         }
-        out.into_iter().map(|p| Value::String(Arc::new(p))).collect()
+        out.into_iter()
+            .map(|p| Value::String(Arc::new(p)))
+            .collect()
     } else if limit < 0 {
         s.split(sep.as_str())
             .map(|p| Value::String(Arc::new(p.to_string())))
@@ -563,7 +562,10 @@ fn char_at(ftx: &FunctionContext) -> R {
         return Err(err(ftx, format!("index out of range: {i}")));
     }
     Ok(Value::String(Arc::new(
-        s.chars().nth(i as usize).map(String::from).unwrap_or_default(),
+        s.chars()
+            .nth(i as usize)
+            .map(String::from)
+            .unwrap_or_default(),
     )))
 }
 

@@ -172,9 +172,27 @@ fn has_newlines(s: &str) -> bool {
 /// `None` when it cannot be (the property is then invisible to rules).
 pub(crate) fn escape(name: &str) -> Option<String> {
     const RESERVED: [&str; 21] = [
-        "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
-        "function", "if", "import", "let", "loop", "package", "namespace", "return", "var",
-        "void", "while",
+        "true",
+        "false",
+        "null",
+        "in",
+        "as",
+        "break",
+        "const",
+        "continue",
+        "else",
+        "for",
+        "function",
+        "if",
+        "import",
+        "let",
+        "loop",
+        "package",
+        "namespace",
+        "return",
+        "var",
+        "void",
+        "while",
     ];
     if RESERVED.contains(&name) {
         return Some(format!("__{name}__"));
@@ -437,8 +455,9 @@ impl Walk {
             return None;
         }
         if !matches!(checked.ty, check::Ty::Bool | check::Ty::Dyn) {
-            self.cel_errs
-                .push(rule_err("cel expression must evaluate to a bool".to_string()));
+            self.cel_errs.push(rule_err(
+                "cel expression must evaluate to a bool".to_string(),
+            ));
             return None;
         }
         let mut ok = true;
@@ -544,15 +563,13 @@ fn parse(source: &str) -> Result<IdedExpr, String> {
         .name("cel-parse".into())
         .stack_size(64 << 20)
         .spawn(move || {
-            cel_parser::Parser::new()
-                .parse(&owned)
-                .map_err(|errs| {
-                    errs.errors
-                        .iter()
-                        .map(|e| syntax_error(&owned, e.pos, &e.msg))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                })
+            cel_parser::Parser::new().parse(&owned).map_err(|errs| {
+                errs.errors
+                    .iter()
+                    .map(|e| syntax_error(&owned, e.pos, &e.msg))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
         })
         .map_err(|e| format!("ERROR: <input>:1:1: cannot start the parser: {e}"))?
         .join();
@@ -583,10 +600,7 @@ fn end_position(source: &str) -> (isize, isize) {
 
 /// cel-go's error layout: the location, the message, the line and a caret.
 fn syntax_error(source: &str, (line, col): (isize, isize), msg: &str) -> String {
-    let text = source
-        .lines()
-        .nth((line.max(1) - 1) as usize)
-        .unwrap_or("");
+    let text = source.lines().nth((line.max(1) - 1) as usize).unwrap_or("");
     let col = col.max(1);
     format!(
         "ERROR: <input>:{line}:{col}: {msg}\n | {text}\n | {}^",

@@ -228,7 +228,9 @@ fn rule_fields_are_checked() {
             format!(
                 "{base}[0].reason: Unsupported value: \"Bogus\": supported values: \"FieldValueDuplicate\", \"FieldValueForbidden\", \"FieldValueInvalid\", \"FieldValueRequired\""
             ),
-            format!("{base}[1].fieldPath: Invalid value: \".nope\": fieldPath must be a valid path"),
+            format!(
+                "{base}[1].fieldPath: Invalid value: \".nope\": fieldPath must be a valid path"
+            ),
             format!("{base}[2].rule: Required value: rule is not specified"),
             format!(
                 "{base}[3].message: Invalid value: \"a\\nb\": message must not contain line breaks"
@@ -282,7 +284,9 @@ fn map_list_items_correlate_by_key() {
         json!(null),
     ));
     let old = obj(json!({"ports": [{"name": "a", "port": 1}, {"name": "b", "port": 2}]}));
-    let reordered = obj(json!({"ports": [{"name": "b", "port": 2}, {"name": "a", "port": 1}, {"name": "c", "port": 3}]}));
+    let reordered = obj(
+        json!({"ports": [{"name": "b", "port": 2}, {"name": "a", "port": 1}, {"name": "c", "port": 3}]}),
+    );
     assert!(errors(&s, reordered, Some(old.clone())).is_empty());
     let changed = obj(json!({"ports": [{"name": "b", "port": 5}]}));
     assert_eq!(
@@ -362,7 +366,11 @@ fn library_functions() {
     }));
     for rule in rules {
         let s = schema(spec_schema(props.clone(), json!([{"rule": rule}])));
-        assert_eq!(errors(&s, value.clone(), None), Vec::<String>::new(), "{rule}");
+        assert_eq!(
+            errors(&s, value.clone(), None),
+            Vec::<String>::new(),
+            "{rule}"
+        );
     }
 }
 
