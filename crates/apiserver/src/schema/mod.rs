@@ -33,14 +33,20 @@
 //! 3. validates `metadata` (not this module), then [`validate`]s the
 //!    object: kube-openapi's checks converted to field errors exactly as
 //!    kube converts them, then the `x-kubernetes-list-type` uniqueness
-//!    checks. Any error is a `422 Invalid` for the whole object, e.g.
-//!    `spec.replicas: Invalid value: "string": spec.replicas in body must be
-//!    of type integer: "string"`.
+//!    checks, then the `x-kubernetes-validations` (CEL) rules
+//!    ([`Schema::validate_update`] gives the rules that read `oldSelf` the
+//!    stored object). Any error is a `422 Invalid` for the whole object,
+//!    e.g. `spec.replicas: Invalid value: "string": spec.replicas in body
+//!    must be of type integer: "string"` or `spec.class: Invalid value:
+//!    "string": Value is immutable`.
 //!
 //! A CRD's schema is checked when the CRD is created or updated:
 //! [`Schema::from_crd`] returns kube's field errors for a schema kube would
 //! refuse (bad structure, `$ref`, invalid `pattern`, defaults that do not
-//! validate...), for the CRD's own `422`.
+//! validate, CEL rules that do not compile or break kube's rules for
+//! `message`, `reason`, `fieldPath` and `oldSelf`...), for the CRD's own
+//! `422`. The rules are compiled there, once per CRD version; a schema
+//! without rules costs no CEL work per request.
 //!
 //! # Built-in kinds
 //!
@@ -79,7 +85,15 @@
 //!
 //! # Not covered here
 //!
-//! * `x-kubernetes-validations` (CEL) rules are accepted but not run.
+//! * CEL rules (see the `cel` module for the whole list): the type checker
+//!   is lighter than cel-go's and parse errors are `cel-parser`'s words
+//!   after kube's prefix; kube's URL, quantity, IP, CIDR, semver, `format`,
+//!   `math` and `sets` libraries are accepted but those rules are not run;
+//!   there is no static cost estimate (CRDs kube refuses as too expensive
+//!   are accepted; the run-time cost limits hold); errors kube's ratcheting
+//!   turns into warnings are dropped; list equality ignores
+//!   `x-kubernetes-list-type`; default values are not checked against
+//!   rules.
 //! * ObjectMeta of the root and of embedded resources (kube's
 //!   `objectmeta.Coerce`/`Validate`), including unknown metadata fields.
 //! * The CRD-level rules that need more than the schema: the root

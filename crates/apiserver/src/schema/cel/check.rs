@@ -343,7 +343,9 @@ impl Checker<'_> {
                         self.out.uses_old_self = true;
                         self.old_self_ty.clone()
                     }
-                    "optional" => Ty::Dyn,
+                    // Type names are values too (`type(x) == string`).
+                    "optional" | "int" | "uint" | "double" | "bool" | "string" | "bytes"
+                    | "list" | "map" | "null_type" | "type" => Ty::Dyn,
                     _ => {
                         let at = self.find(name, false);
                         self.error_at(

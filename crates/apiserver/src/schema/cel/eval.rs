@@ -196,17 +196,8 @@ impl Walker<'_> {
             self.remaining -= spent;
             let ok = match result {
                 Ok(Cel::Bool(b)) => b,
-                Ok(_) => {
-                    self.errors.push(FieldError::invalid(
-                        path_string(path),
-                        Value::String(type_name.into()),
-                        format!(
-                            "'{NO_OVERLOAD}': call arguments did not match a supported operator, function or macro signature for rule: {}",
-                            rule.error_string()
-                        ),
-                    ));
-                    continue;
-                }
+                // Anything but `true` fails the rule, as in kube.
+                Ok(_) => false,
                 Err(e) => {
                     let text = error_text(&e);
                     let detail = if text == NO_OVERLOAD {

@@ -19,7 +19,11 @@
 //! * No static cost estimate: a rule kube refuses as too expensive over an
 //!   unbounded list is accepted. At run time the cost meter (see
 //!   [`library`]) charges roughly what cel-go charges and stops at kube's
-//!   per-call and per-object limits with kube's errors.
+//!   per-call and per-object limits with kube's errors, so no rule over a
+//!   huge list holds a request for long. The charges are not cel-go's to
+//!   the unit: `map` and `filter` over more than about 14,000 items stop
+//!   where kube would go on (the interpreter copies its accumulator).
+//! * Rules nest at most 64 levels deep and are at most 64 KiB long.
 //! * Errors that kube's ratcheting turns into warnings (an unchanged value
 //!   that already broke a rule) are dropped, not sent as warnings.
 //! * `==` between lists ignores `x-kubernetes-list-type` (kube compares

@@ -463,3 +463,22 @@ fn long_conjunctions_evaluate_each_term_once() {
         vec![r#"spec: Invalid value: "object": m"#]
     );
 }
+
+#[test]
+fn type_names_and_non_boolean_results() {
+    let s = schema(spec_schema(
+        json!({"port": {"x-kubernetes-int-or-string": true}}),
+        json!([{"rule": "dyn(self.port)", "message": "not a boolean"}]),
+    ));
+    assert_eq!(
+        errors(&s, obj(json!({"port": 8})), None),
+        vec![r#"spec: Invalid value: "object": not a boolean"#]
+    );
+    // `type` is declared but not evaluated here: the rule is accepted
+    // and does not run.
+    let s = schema(spec_schema(
+        json!({"port": {"x-kubernetes-int-or-string": true}}),
+        json!([{"rule": "type(self.port) == string"}]),
+    ));
+    assert!(errors(&s, obj(json!({"port": 8})), None).is_empty());
+}
