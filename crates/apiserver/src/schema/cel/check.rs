@@ -12,7 +12,7 @@ use cel_parser::ast::{Expr, IdedExpr, operators};
 use cel_parser::reference::Val;
 
 use super::super::node::{Additional, NodeId, Tree, Types};
-use super::escape;
+use super::{escape, library};
 
 /// What the checker knows of a value's type.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,34 +110,15 @@ pub(crate) fn node_type(tree: &Tree, id: NodeId, root: bool) -> Ty {
     Ty::Dyn
 }
 
-/// Functions a rule may call. The second list is kube's libraries this
-/// server does not evaluate: rules that call them are accepted and skipped.
-pub(crate) const FUNCTIONS: &[&str] = &[
-    "size",
-    "contains",
-    "startsWith",
-    "endsWith",
-    "matches",
-    "lowerAscii",
-    "upperAscii",
-    "trim",
-    "split",
-    "join",
-    "replace",
-    "substring",
-    "charAt",
-    "indexOf",
-    "lastIndexOf",
-    "isSorted",
-    "sum",
-    "min",
-    "max",
+/// Functions a rule may call beside the library's own
+/// ([`library::OURS`]): the interpreter's conversions and timestamp
+/// accessors.
+const INTERPRETER_FUNCTIONS: &[&str] = &[
     "string",
     "int",
     "uint",
     "double",
     "bytes",
-    "dyn",
     "duration",
     "timestamp",
     "getFullYear",
@@ -150,12 +131,11 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "getMinutes",
     "getSeconds",
     "getMilliseconds",
-    "hasValue",
-    "value",
-    "orValue",
-    "none",
-    "of",
 ];
+
+fn is_function(name: &str) -> bool {
+    library::OURS.contains(&name) || INTERPRETER_FUNCTIONS.contains(&name)
+}
 
 /// kube library functions that are declared but not evaluated here.
 pub(crate) const UNEVALUATED: &[&str] = &[
@@ -513,7 +493,7 @@ impl Checker<'_> {
                 _ => Ty::Dyn,
             },
             _ => {
-                if !FUNCTIONS.contains(&name) {
+                if !is_function(name) {
                     if UNEVALUATED.contains(&name) {
                         self.out.unevaluated = true;
                     } else {

@@ -137,6 +137,18 @@ impl<'a> Spec<'a> {
         }
     }
 
+    /// kube's compile error for this rule at `field`. The bad value is
+    /// Go's `%#v` of the whole rule; it goes in the detail so that the
+    /// message reads as kube's.
+    fn compile_error(&self, field: Path, detail: String) -> FieldError {
+        FieldError::new(
+            ErrorType::Invalid,
+            field,
+            None,
+            format!("{}: {detail}", self.go_sharp_v()),
+        )
+    }
+
     /// The rule as Go's `%#v` prints kube's `ValidationRule`, which kube
     /// puts in its compile errors. The pointers print as addresses in Go;
     /// a fixed stand-in is printed here.
@@ -432,16 +444,7 @@ impl Walk {
             return None;
         }
         let optional_old_self = s.optional_old_self.unwrap_or(false);
-        let rule_err = |detail: String| {
-            // The bad value is Go's `%#v` of the whole rule; it is part of
-            // the detail so that the message reads as kube's.
-            FieldError::new(
-                ErrorType::Invalid,
-                rpath.child("rule"),
-                None,
-                format!("{}: {detail}", s.go_sharp_v()),
-            )
-        };
+        let rule_err = |detail: String| s.compile_error(rpath.child("rule"), detail);
         let program = match parse(s.rule) {
             Ok(p) => p,
             Err(e) => {
@@ -468,14 +471,8 @@ impl Walk {
         let mut message_expression = None;
         let mut unevaluated = checked.unevaluated;
         if !s.message_expression.is_empty() {
-            let msg_err = |detail: String| {
-                FieldError::new(
-                    ErrorType::Invalid,
-                    rpath.child("messageExpression"),
-                    None,
-                    format!("{}: {detail}", s.go_sharp_v()),
-                )
-            };
+            let msg_err =
+                |detail: String| s.compile_error(rpath.child("messageExpression"), detail);
             match parse(s.message_expression) {
                 Err(e) => {
                     self.cel_errs.push(msg_err(format!(
