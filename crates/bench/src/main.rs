@@ -4,8 +4,14 @@
 //!
 //! Besides the workloads there are `--big` (a 1,000,000-key keyspace) and
 //! `--soak` (memory under a long watch and write load).
+//!
+//! `causeway-bench apiserver` benchmarks `causeway apiserver` instead: it
+//! starts the binary on the embedded SQLite store and drives it over HTTPS
+//! (see `api`).
 
+mod api;
 mod big;
+mod proc;
 mod soak;
 
 use std::collections::HashMap;
@@ -15,13 +21,37 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use etcd_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp, WatchOptions, WatchStream};
 
 /// Runs etcd v3 workloads against each target and prints ops/s, p50 and p99
-/// latency per target, with ratios to the first target.
+/// latency per target, with ratios to the first target; or, with the
+/// `apiserver` subcommand, benchmarks `causeway apiserver`.
 #[derive(Debug, Parser)]
-#[command(name = "causeway-bench", version, about)]
+#[command(
+    name = "causeway-bench",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    etcd: Args,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Benchmark `causeway apiserver` on its embedded SQLite store: create,
+    /// get and update latency, a 10,000-object list, 1,000 watchers, and
+    /// memory with 100,000 objects.
+    Apiserver(api::Args),
+}
+
+/// The etcd v3 benchmark's flags (when no subcommand is given).
+#[derive(Debug, clap::Args)]
 struct Args {
     /// A target as NAME=HOST:PORT. Give several; the first is the reference.
     #[arg(long = "target", required = true, value_parser = parse_target)]
@@ -183,7 +213,14 @@ struct Target {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let args = Args::parse();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Apiserver(args)) => api::run(args).await,
+        None => etcd_main(cli.etcd).await,
+    }
+}
+
+async fn etcd_main(args: Args) -> Result<()> {
     for w in &args.only {
         if !WORKLOADS.contains(&w.as_str()) {
             bail!("unknown workload {w:?}; known: {}", WORKLOADS.join(", "));
@@ -558,15 +595,16 @@ async fn open_watch(c: &Client, prefix: &str) -> Result<WatchStream> {
 
 /// Runs `total` operations from `clients` concurrent tasks spread over the
 /// connections, timing each one, with progress on stderr.
-async fn drive<F, Fut>(
+async fn drive<C, F, Fut>(
     label: &str,
-    conns: &[Client],
+    conns: &[C],
     clients: usize,
     total: usize,
     op: F,
 ) -> Result<Measured>
 where
-    F: Fn(Client, usize) -> Fut + Clone + Send + Sync + 'static,
+    C: Clone + Send + 'static,
+    F: Fn(C, usize) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<()>> + Send,
 {
     drive_until(label, conns, clients, total, None, op).await
@@ -574,16 +612,17 @@ where
 
 /// `drive`, but no operation starts after `deadline`, so a slow target
 /// cannot hold the run up for long; `ops` then counts those that ran.
-async fn drive_until<F, Fut>(
+async fn drive_until<C, F, Fut>(
     label: &str,
-    conns: &[Client],
+    conns: &[C],
     clients: usize,
     total: usize,
     deadline: Option<Instant>,
     op: F,
 ) -> Result<Measured>
 where
-    F: Fn(Client, usize) -> Fut + Clone + Send + Sync + 'static,
+    C: Clone + Send + 'static,
+    F: Fn(C, usize) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<()>> + Send,
 {
     let next = Arc::new(AtomicUsize::new(0));

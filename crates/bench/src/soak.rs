@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use etcd_client::Client;
 
+use crate::proc::{mib, rss_kib};
 use crate::{PREFIX, VALUE_SIZE, clear, open_watch};
 
 /// Watchers that keep up, each on its own prefix.
@@ -31,21 +32,6 @@ const DRAIN: Duration = Duration::from_secs(15);
 
 fn soak_prefix(p: usize) -> String {
     format!("{PREFIX}soak/{p:02}/")
-}
-
-/// Resident memory of `pid` in KiB, from /proc/PID/status.
-fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("cannot read /proc/{pid}/status (is the server running?)"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| anyhow!("no VmRSS line in /proc/{pid}/status"))
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
 }
 
 fn median(v: &[u64]) -> u64 {
