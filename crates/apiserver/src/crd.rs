@@ -96,6 +96,35 @@ pub struct CustomVersion {
     pub defaults_on_read: bool,
     /// For a deprecated version, the warning every request to it gets.
     pub deprecation: Option<String>,
+    /// The version's `scale` subresource, if it has one.
+    pub scale: Option<ScaleSubresource>,
+}
+
+/// Where a version's `scale` subresource finds the replicas and selector in
+/// its custom resources: simple JSON paths (`.spec.replicas`), checked by
+/// [`validate`] when the CRD was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleSubresource {
+    /// `specReplicasPath`: the Scale's `spec.replicas`, under `.spec`.
+    pub spec_replicas_path: String,
+    /// `statusReplicasPath`: the Scale's `status.replicas`, under `.status`.
+    pub status_replicas_path: String,
+    /// `labelSelectorPath`: the Scale's `status.selector`, when set.
+    pub label_selector_path: Option<String>,
+}
+
+impl ScaleSubresource {
+    /// Reads `subresources.scale` of a CRD version.
+    fn of_version(version: &Value) -> Option<ScaleSubresource> {
+        let scale = version.pointer("/subresources/scale")?.as_object()?;
+        Some(ScaleSubresource {
+            spec_replicas_path: str_of(scale, "specReplicasPath").to_string(),
+            status_replicas_path: str_of(scale, "statusReplicasPath").to_string(),
+            label_selector_path: Some(str_of(scale, "labelSelectorPath"))
+                .filter(|p| !p.is_empty())
+                .map(str::to_string),
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -351,6 +380,14 @@ pub fn validate(v: &Value, current: Option<&Value>) -> Vec<FieldError> {
     }
     errs.extend(validate_names(names, &spec_path.child("names")));
     errs.extend(validate_versions(spec, &spec_path));
+    // kube's decoding of a v1 CRD moves subresources all versions share to
+    // the top level, so that is where their errors point.
+    if let Some(shared) = shared_subresources(spec) {
+        errs.extend(validate_subresources(
+            shared,
+            &spec_path.child("subresources"),
+        ));
+    }
     // Objects may still be stored under a version in storedVersions, so
     // it cannot leave spec.versions.
     let versions: Vec<&str> = spec
@@ -465,6 +502,7 @@ fn validate_versions(spec: &Map<String, Value>, spec_path: &Path) -> Vec<FieldEr
             "must have exactly one version marked as storage version",
         ));
     }
+    let shared = shared_subresources(spec);
     let mut seen = HashSet::new();
     for (i, version) in versions.iter().enumerate() {
         let vp = path.index(i);
@@ -498,6 +536,14 @@ fn validate_versions(spec: &Map<String, Value>, spec_path: &Path) -> Vec<FieldEr
                 )),
             },
         }
+        if shared.is_none()
+            && let Some(subresources) = version.get("subresources")
+        {
+            errs.extend(validate_subresources(
+                subresources,
+                &vp.child("subresources"),
+            ));
+        }
         if let Some(cols) = version.get("additionalPrinterColumns") {
             errs.extend(crate::table::validate_printer_columns(
                 cols,
@@ -529,6 +575,99 @@ fn validate_versions(spec: &Map<String, Value>, spec_path: &Path) -> Vec<FieldEr
     errs
 }
 
+/// What kube's decoding keeps of a version's `subresources`: whether it
+/// has `status`, and the paths of its `scale`.
+type SubresourcesKey<'a> = Option<(bool, Option<(&'a str, &'a str, Option<&'a str>)>)>;
+
+fn present(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|x| !x.is_null())
+}
+
+fn subresources_key(version: &Value) -> SubresourcesKey<'_> {
+    let subresources = present(version.get("subresources"))?;
+    let scale = present(subresources.get("scale")).map(|scale| {
+        let path = |key: &str| scale.get(key).and_then(Value::as_str);
+        (
+            path("specReplicasPath").unwrap_or(""),
+            path("statusReplicasPath").unwrap_or(""),
+            path("labelSelectorPath"),
+        )
+    });
+    Some((present(subresources.get("status")).is_some(), scale))
+}
+
+/// The `subresources` every version has alike, which kube checks once at
+/// `spec.subresources`; `None` when they differ (each version's are
+/// checked at its own path) or no version has any.
+fn shared_subresources(spec: &Map<String, Value>) -> Option<&Value> {
+    let versions = spec.get("versions").and_then(Value::as_array)?;
+    let first = versions.first()?;
+    let key = subresources_key(first);
+    (key.is_some() && versions.iter().all(|v| subresources_key(v) == key))
+        .then(|| first.get("subresources"))
+        .flatten()
+}
+
+/// kube's checks of `subresources`: the scale paths must be simple JSON
+/// paths, the replicas under `.spec` and `.status`, the selector under
+/// either.
+fn validate_subresources(subresources: &Value, path: &Path) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let Some(scale) = present(subresources.get("scale")) else {
+        return errs;
+    };
+    let field = |key: &str| scale.get(key).and_then(Value::as_str).unwrap_or("");
+    let replicas = [
+        (
+            "specReplicasPath",
+            ".spec.",
+            "should be a json path under .spec",
+        ),
+        (
+            "statusReplicasPath",
+            ".status.",
+            "should be a json path under .status",
+        ),
+    ];
+    for (key, prefix, under) in replicas {
+        let p = path.child("scale").child(key);
+        let value = field(key);
+        if value.is_empty() {
+            errs.push(FieldError::required(p, ""));
+        } else if let Some(e) = simple_json_path_error(value, &p) {
+            errs.push(e);
+        } else if !value.starts_with(prefix) {
+            errs.push(FieldError::invalid(p, json!(value), under));
+        }
+    }
+    let selector = field("labelSelectorPath");
+    if !selector.is_empty() {
+        let p = path.child("scale").child("labelSelectorPath");
+        if let Some(e) = simple_json_path_error(selector, &p) {
+            errs.push(e);
+        } else if !selector.starts_with(".spec.") && !selector.starts_with(".status.") {
+            errs.push(FieldError::invalid(
+                p,
+                json!(selector),
+                "should be a json path under either .spec or .status",
+            ));
+        }
+    }
+    errs
+}
+
+/// kube's `validateSimpleJSONPath`: all it asks of a non-empty path is a
+/// leading dot.
+fn simple_json_path_error(p: &str, path: &Path) -> Option<FieldError> {
+    (!p.starts_with('.')).then(|| {
+        FieldError::invalid(
+            path.clone(),
+            json!(p),
+            "must be a simple json path starting with .",
+        )
+    })
+}
+
 /// Marks a CRD being deleted: the cleanup finalizer holds it while its
 /// objects are deleted, and the `Terminating` condition says so.
 pub fn prepare_delete(v: &mut Value) {
@@ -554,6 +693,14 @@ pub fn prepare_delete(v: &mut Value) {
 
 /// The answer to a create of a kind whose CRD is being deleted.
 pub fn terminating_error(rt: &ResourceType) -> ApiError {
+    method_not_allowed(
+        rt,
+        "create not allowed while custom resource definition is terminating".into(),
+    )
+}
+
+/// kube's 405 about a custom resource, with its own message.
+pub fn method_not_allowed(rt: &ResourceType, message: String) -> ApiError {
     ApiError::Status {
         code: 405,
         status: json!({
@@ -561,7 +708,7 @@ pub fn terminating_error(rt: &ResourceType) -> ApiError {
             "apiVersion": "v1",
             "metadata": {},
             "status": "Failure",
-            "message": "create not allowed while custom resource definition is terminating",
+            "message": message,
             "reason": "MethodNotAllowed",
             "details": {"group": rt.group, "kind": rt.resource},
             "code": 405,
@@ -691,6 +838,7 @@ pub fn resource_types(crd: &Value) -> Result<Vec<ResourceType>, CrdError> {
                 schema,
                 printer,
                 terminating,
+                scale: ScaleSubresource::of_version(version),
             })),
         });
     }
@@ -1269,6 +1417,38 @@ impl Controller {
     }
 }
 
+/// A one-version CRD of `crontabs.stable.example.com` with a status and a
+/// scale subresource (replicas at `.spec.replicas` and `.status.replicas`,
+/// the selector at `.status.selector`) and a schema default, as a write
+/// leaves it.
+#[cfg(test)]
+pub(crate) fn scaled_test_crd() -> Value {
+    let mut crd = json!({
+        "metadata": {"name": "crontabs.stable.example.com"},
+        "spec": {
+            "group": "stable.example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "crontabs", "kind": "CronTab"},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {
+                        "replicas": {"type": "integer"},
+                        "image": {"type": "string", "default": "busybox"}}},
+                    "status": {"type": "object", "properties": {
+                        "replicas": {"type": "integer"},
+                        "selector": {"type": "string"}}}}}},
+                "subresources": {"status": {}, "scale": {
+                    "specReplicasPath": ".spec.replicas",
+                    "statusReplicasPath": ".status.replicas",
+                    "labelSelectorPath": ".status.selector"}},
+            }],
+        },
+    });
+    prepare_create(&mut crd);
+    crd
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1519,6 +1699,90 @@ mod tests {
         // Unserved versions are not served.
         v["spec"]["versions"][0]["served"] = json!(false);
         assert_eq!(resource_types(&v).unwrap().len(), 1);
+    }
+
+    /// A one-version CRD whose version has the given subresources.
+    fn with_subresources(subresources: Value) -> Value {
+        let mut v = crd();
+        let versions = v["spec"]["versions"].as_array_mut().unwrap();
+        versions.remove(0);
+        versions[0]["subresources"] = subresources;
+        prepare_create(&mut v);
+        v
+    }
+
+    #[test]
+    fn scale_paths_carry_kubes_messages() {
+        let check = |scale: Value| {
+            let v = with_subresources(json!({"status": {}, "scale": scale}));
+            messages(&validate(&v, None))
+        };
+        assert!(
+            check(json!({"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas",
+                "labelSelectorPath": ".status.selector"}))
+            .is_empty()
+        );
+        // Subresources every version shares are checked at the top level,
+        // where kube's decoding moves them.
+        assert_eq!(
+            check(json!({})),
+            [
+                "spec.subresources.scale.specReplicasPath: Required value",
+                "spec.subresources.scale.statusReplicasPath: Required value",
+            ]
+        );
+        assert_eq!(
+            check(
+                json!({"specReplicasPath": "foo,bar", "statusReplicasPath": ".spec.replicas",
+                "labelSelectorPath": ".metadata.labels"})
+            ),
+            [
+                r#"spec.subresources.scale.specReplicasPath: Invalid value: "foo,bar": must be a simple json path starting with ."#,
+                r#"spec.subresources.scale.statusReplicasPath: Invalid value: ".spec.replicas": should be a json path under .status"#,
+                r#"spec.subresources.scale.labelSelectorPath: Invalid value: ".metadata.labels": should be a json path under either .spec or .status"#,
+            ]
+        );
+        // The path must go below .spec, not name it.
+        assert_eq!(
+            check(
+                json!({"specReplicasPath": ".spec", "statusReplicasPath": ".status.replicas",
+                "labelSelectorPath": ""})
+            ),
+            [
+                r#"spec.subresources.scale.specReplicasPath: Invalid value: ".spec": should be a json path under .spec"#
+            ]
+        );
+        // Versions that differ are checked each at its own path.
+        let mut v = crd();
+        v["spec"]["versions"][0]["subresources"] =
+            json!({"scale": {"specReplicasPath": ".status.r", "statusReplicasPath": ".status.r"}});
+        prepare_create(&mut v);
+        assert_eq!(
+            messages(&validate(&v, None)),
+            [
+                r#"spec.versions[0].subresources.scale.specReplicasPath: Invalid value: ".status.r": should be a json path under .spec"#
+            ]
+        );
+    }
+
+    #[test]
+    fn scale_paths_are_served() {
+        let types = resource_types(&scaled_test_crd()).unwrap();
+        assert!(validate(&scaled_test_crd(), None).is_empty());
+        assert_eq!(
+            types[0].scale(),
+            Some(&ScaleSubresource {
+                spec_replicas_path: ".spec.replicas".into(),
+                status_replicas_path: ".status.replicas".into(),
+                label_selector_path: Some(".status.selector".into()),
+            })
+        );
+        let v = with_subresources(json!({"scale": {
+            "specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas",
+            "labelSelectorPath": ""}}));
+        let types = resource_types(&v).unwrap();
+        assert_eq!(types[0].scale().unwrap().label_selector_path, None);
+        assert_eq!(resource_types(&crd()).unwrap()[0].scale(), None);
     }
 
     #[test]

@@ -78,13 +78,21 @@ pub fn resource_list(resources: &Resources, group: &str, version: &str) -> Value
         }
         out.push(entry);
         for sub in subresources(r) {
-            out.push(json!({
+            let mut entry = json!({
                 "name": format!("{}/{sub}", r.resource),
                 "singularName": "",
                 "namespaced": r.namespaced,
                 "kind": r.kind,
                 "verbs": ["get", "patch", "update"],
-            }));
+            });
+            // A subresource of another kind names its group and version,
+            // which is how clients find the Scale to send.
+            if sub == "scale" {
+                entry["group"] = json!(SCALE_GROUP);
+                entry["version"] = json!(SCALE_VERSION);
+                entry["kind"] = json!(SCALE_KIND);
+            }
+            out.push(entry);
         }
     }
     json!({
@@ -95,6 +103,12 @@ pub fn resource_list(resources: &Resources, group: &str, version: &str) -> Value
     })
 }
 
+/// The group, version and kind of what `/scale` serves.
+const SCALE_GROUP: &str = "autoscaling";
+const SCALE_VERSION: &str = "v1";
+const SCALE_KIND: &str = "Scale";
+
+/// The subresources of a resource, in kube's order.
 fn subresources(r: &ResourceType) -> Vec<&'static str> {
     let mut subs = Vec::new();
     if r.resource == "namespaces" {
@@ -102,6 +116,9 @@ fn subresources(r: &ResourceType) -> Vec<&'static str> {
     }
     if r.status_subresource {
         subs.push("status");
+    }
+    if r.scale().is_some() {
+        subs.push("scale");
     }
     subs
 }
@@ -153,9 +170,14 @@ fn aggregated_resource(r: &ResourceType) -> Value {
     let subs: Vec<Value> = subresources(r)
         .into_iter()
         .map(|s| {
+            let response_kind = if s == "scale" {
+                json!({"group": SCALE_GROUP, "version": SCALE_VERSION, "kind": SCALE_KIND})
+            } else {
+                kind.clone()
+            };
             json!({
                 "subresource": s,
-                "responseKind": kind,
+                "responseKind": response_kind,
                 "verbs": if s == "finalize" { json!(["update"]) } else { json!(["get", "patch", "update"]) },
             })
         })
@@ -175,6 +197,44 @@ mod tests {
         let accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
         assert!(wants_aggregated(accept));
         assert!(!wants_aggregated("application/json"));
+    }
+
+    #[test]
+    fn scale_subresources_name_the_autoscaling_scale() {
+        let crd = crate::crd::scaled_test_crd();
+        let reg = crate::resource::Registry::new();
+        reg.update(|r| {
+            for t in crate::crd::resource_types(&crd).unwrap() {
+                r.add(t);
+            }
+        });
+        let doc = resource_list(&reg.snapshot(), "stable.example.com", "v1");
+        assert_eq!(
+            doc["resources"].as_array().unwrap()[1..],
+            [
+                json!({"name": "crontabs/status", "singularName": "", "namespaced": true,
+                    "kind": "CronTab", "verbs": ["get", "patch", "update"]}),
+                json!({"name": "crontabs/scale", "singularName": "", "namespaced": true,
+                    "group": "autoscaling", "version": "v1", "kind": "Scale",
+                    "verbs": ["get", "patch", "update"]}),
+            ]
+        );
+        let agg = aggregated(&reg.snapshot(), false);
+        let group = agg["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["metadata"]["name"] == "stable.example.com")
+            .unwrap();
+        assert_eq!(
+            group["versions"][0]["resources"][0]["subresources"],
+            json!([
+                {"subresource": "status", "verbs": ["get", "patch", "update"],
+                 "responseKind": {"group": "stable.example.com", "version": "v1", "kind": "CronTab"}},
+                {"subresource": "scale", "verbs": ["get", "patch", "update"],
+                 "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}},
+            ])
+        );
     }
 
     #[test]

@@ -106,6 +106,11 @@ impl ResourceType {
         api_version(&self.group, &self.version)
     }
 
+    /// The `scale` subresource of a custom resource version that has one.
+    pub fn scale(&self) -> Option<&crate::crd::ScaleSubresource> {
+        self.custom.as_ref().and_then(|c| c.scale.as_ref())
+    }
+
     /// Whether objects are stored under another version than this one
     /// serves (another version of the same CRD).
     pub fn version_differs_from_storage(&self) -> bool {

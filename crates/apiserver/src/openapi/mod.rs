@@ -1380,6 +1380,77 @@ mod tests {
     }
 
     #[test]
+    fn custom_resources_with_a_scale_subresource() {
+        let crd = crate::crd::scaled_test_crd();
+        let reg = Registry::new();
+        reg.update(|r| {
+            for t in crate::crd::resource_types(&crd).unwrap() {
+                r.add(t);
+            }
+        });
+        let resources = reg.snapshot();
+        let doc = document_v3(&resources, "stable.example.com", "v1", &none).unwrap();
+        let scale = "/apis/stable.example.com/v1/namespaces/{namespace}/crontabs/{name}/scale";
+        let status = "/apis/stable.example.com/v1/namespaces/{namespace}/crontabs/{name}/status";
+        assert_eq!(
+            op(&doc, status, "get")["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/com.example.stable.v1.CronTab"
+        );
+        let get = op(&doc, scale, "get");
+        assert_eq!(
+            get["operationId"],
+            "readStableExampleComV1NamespacedCronTabScale"
+        );
+        assert_eq!(get["description"], "read scale of the specified CronTab");
+        assert_eq!(
+            get["x-kubernetes-group-version-kind"],
+            json!({"group": "stable.example.com", "version": "v1", "kind": "CronTab"})
+        );
+        let scale_ref = json!({"$ref": "#/components/schemas/io.k8s.api.autoscaling.v1.Scale"});
+        assert_eq!(
+            get["responses"]["200"]["content"]["application/json"]["schema"],
+            scale_ref
+        );
+        let put = op(&doc, scale, "put");
+        assert_eq!(
+            put["operationId"],
+            "replaceStableExampleComV1NamespacedCronTabScale"
+        );
+        assert_eq!(put["requestBody"]["content"]["*/*"]["schema"], scale_ref);
+        let patch = op(&doc, scale, "patch");
+        assert_eq!(
+            patch["description"],
+            "partially update scale of the specified CronTab"
+        );
+        let patch_types: Vec<&String> = patch["requestBody"]["content"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert!(!patch_types.iter().any(|t| t.contains("strategic")));
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let s = &schemas["io.k8s.api.autoscaling.v1.Scale"];
+        assert!(s.get("required").is_none(), "{s}");
+        assert!(s.get("x-kubernetes-group-version-kind").is_none());
+        assert_eq!(
+            schemas["io.k8s.api.autoscaling.v1.ScaleStatus"]["required"],
+            json!(["replicas"])
+        );
+        assert!(assert_refs_resolve(&doc, "#/components/schemas/", schemas) > 0);
+        // The Swagger 2.0 document has them too.
+        let v2 = document_v2(&resources, &none);
+        assert_eq!(
+            v2["paths"][scale]["get"]["responses"]["200"]["schema"]["$ref"],
+            "#/definitions/io.k8s.api.autoscaling.v1.Scale"
+        );
+        assert!(
+            v2["definitions"]
+                .get("io.k8s.api.autoscaling.v1.Scale")
+                .is_some()
+        );
+    }
+
+    #[test]
     fn cluster_scoped_custom_resources() {
         let reg = Registry::new();
         reg.update(|r| {

@@ -13,6 +13,9 @@ use crate::resource::ResourceType;
 
 const META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.";
 
+/// What a custom resource's `/scale` reads and writes.
+pub const SCALE: &str = "io.k8s.api.autoscaling.v1.Scale";
+
 /// Where a parameter goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum In {
@@ -587,42 +590,59 @@ fn resource_paths(r: &ResourceType, prefix: &str, gv_id: &str, tag: &str) -> Vec
         });
     }
 
-    // The status subresource: read, patch and replace, whatever the
-    // resource's own verbs.
-    if r.status_subresource {
+    // The status and scale subresources: read, patch and replace, whatever
+    // the resource's own verbs. Both are operations on the kind (its
+    // group-version-kind), status answering the kind and scale an
+    // autoscaling/v1 Scale.
+    let subresource = |sub: &str, answer: &str| {
+        let suffix = operation_part(sub, true);
         let mut get = op(
             Method::Get,
             "get",
-            format!("read{gv_id}{scope}{kind}Status"),
-            format!("read status of the specified {kind}"),
+            format!("read{gv_id}{scope}{kind}{suffix}"),
+            format!("read {sub} of the specified {kind}"),
         );
-        get.replies = vec![reply("200", "OK", &schema), unauthorized()];
+        get.replies = vec![reply("200", "OK", answer), unauthorized()];
+        let written = vec![
+            reply("200", "OK", answer),
+            reply("201", "Created", answer),
+            unauthorized(),
+        ];
         let mut patch = op(
             Method::Patch,
             "patch",
-            format!("patch{gv_id}{scope}{kind}Status"),
-            format!("partially update status of the specified {kind}"),
+            format!("patch{gv_id}{scope}{kind}{suffix}"),
+            format!("partially update {sub} of the specified {kind}"),
         );
         patch.params = vec![DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION, FORCE];
         patch.body = Some(RequestBody {
             schema: format!("{META}Patch"),
             content: patch_types,
         });
-        patch.replies = written();
+        patch.replies = written.clone();
         let mut put = op(
             Method::Put,
             "put",
-            format!("replace{gv_id}{scope}{kind}Status"),
-            format!("replace status of the specified {kind}"),
+            format!("replace{gv_id}{scope}{kind}{suffix}"),
+            format!("replace {sub} of the specified {kind}"),
         );
         put.params = write_params();
-        put.body = kind_body();
-        put.replies = written();
-        out.push(PathItem {
-            path: format!("{collection}/{{name}}/status"),
+        put.body = Some(RequestBody {
+            schema: answer.to_string(),
+            content: ANY,
+        });
+        put.replies = written;
+        PathItem {
+            path: format!("{collection}/{{name}}/{sub}"),
             params: item_params(),
             ops: vec![get, patch, put],
-        });
+        }
+    };
+    if r.status_subresource {
+        out.push(subresource("status", &schema));
+    }
+    if r.scale().is_some() {
+        out.push(subresource("scale", SCALE));
     }
 
     // Namespaces' finalize subresource, which discovery lists.

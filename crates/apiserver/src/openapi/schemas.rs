@@ -332,7 +332,12 @@ pub fn components<'a>(
     }
     let mut custom: Vec<(&ResourceType, Value)> = Vec::new();
     let mut kind_names: Vec<(&ResourceType, String)> = Vec::new();
+    let mut scale = false;
     for r in kinds {
+        if r.scale().is_some() && !scale {
+            generator.subschema_for::<k8s_openapi::api::autoscaling::v1::Scale>();
+            scale = true;
+        }
         match builtin_of(r) {
             Some(b) => (b.register)(&mut generator),
             None => custom.push((r, extra(r).unwrap_or_else(unknown_object))),
@@ -354,6 +359,12 @@ pub fn components<'a>(
             }
         }
         defs.insert(format!("{name}List"), list_schema(r, name));
+    }
+    // kube's CRD documents take Scale from its generated definitions, with
+    // metadata optional and no group-version-kind (the namer they use
+    // knows no kinds).
+    if let Some(Value::Object(schema)) = defs.get_mut(super::paths::SCALE) {
+        drop_required(schema, "metadata");
     }
     add_extensions(&mut defs);
     defs

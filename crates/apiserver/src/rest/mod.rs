@@ -7,6 +7,7 @@
 
 mod read;
 mod represent;
+mod scale;
 mod watch;
 pub(crate) mod write;
 
@@ -32,7 +33,7 @@ pub struct Target {
     pub namespace: Option<String>,
     /// The object's name, if the URL names one.
     pub name: Option<String>,
-    /// The subresource (`status`), if any.
+    /// The subresource (`status`, `scale`), if any.
     pub subresource: Option<String>,
 }
 
@@ -86,10 +87,15 @@ pub fn target(api: &Api, group: &str, version: &str, rest: &[&str]) -> Result<Ta
     if !rt.namespaced && namespace.is_some() {
         return Err(ApiError::NoResource);
     }
-    if let Some(sub) = &subresource
-        && !(sub == "status" && rt.status_subresource)
-    {
-        return Err(ApiError::NoResource);
+    if let Some(sub) = &subresource {
+        let served = match sub.as_str() {
+            "status" => rt.status_subresource,
+            "scale" => rt.scale().is_some(),
+            _ => false,
+        };
+        if !served {
+            return Err(ApiError::NoResource);
+        }
     }
     Ok(Target {
         resource: rt,
@@ -117,6 +123,15 @@ pub async fn handle(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
 
 async fn verb(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiError> {
     let has_name = req.target.name.is_some();
+    if req.target.subresource.as_deref() == Some("scale") {
+        // The Scale of one object: read, replaced or patched, nothing else.
+        return match req.method {
+            Method::GET => scale::get(api, req).await,
+            Method::PUT => scale::update(api, req).await,
+            Method::PATCH => scale::patch(api, req).await,
+            _ => Err(scale::not_supported(&req)),
+        };
+    }
     match req.method {
         Method::GET if req.query.flag("watch")? => watch::watch(api, req).await,
         Method::GET if has_name => read::get(api, req).await,

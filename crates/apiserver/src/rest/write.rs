@@ -30,7 +30,7 @@ use crate::strategy;
 /// The request's `fieldValidation` (kube's default when unset is Warn);
 /// `options` names the options kind kube blames for a bad value
 /// (`CreateOptions`, `UpdateOptions`, `PatchOptions`).
-fn field_validation(req: &Request, options: &str) -> Result<FieldValidation, ApiError> {
+pub(super) fn field_validation(req: &Request, options: &str) -> Result<FieldValidation, ApiError> {
     match req.query.str("fieldValidation") {
         "" | "Warn" => Ok(FieldValidation::Warn),
         "Strict" => Ok(FieldValidation::Strict),
@@ -71,20 +71,6 @@ fn check_decode(
     validation: FieldValidation,
     body: Option<&JsonBody<'_>>,
 ) -> Result<Vec<String>, ApiError> {
-    let cannot = |why: &str| {
-        ApiError::BadRequest(crate::schema::cannot_handle_message(
-            &rt.kind,
-            &rt.version,
-            why,
-        ))
-    };
-    let report = |problems: Vec<String>| match validation {
-        FieldValidation::Strict if !problems.is_empty() => {
-            Err(cannot(&crate::schema::strict_errors_message(&problems)))
-        }
-        FieldValidation::Warn => Ok(problems),
-        _ => Ok(Vec::new()),
-    };
     let checks = validation != FieldValidation::Ignore;
     if let Some(custom) = &rt.custom {
         let pruned = custom.schema.prune(v);
@@ -99,16 +85,54 @@ fn check_decode(
                 .iter()
                 .map(|p| crate::schema::unknown_field_message(p)),
         );
-        let warnings = report(problems)?;
+        let warnings = report_strict(&rt.kind, &rt.version, validation, problems)?;
         custom.schema.default(v);
         return Ok(warnings);
     }
     let Some(schema) = crate::builtin::schema(&rt.group, &rt.kind) else {
         return Ok(Vec::new());
     };
+    check_decode_typed(&schema, &rt.kind, &rt.version, v, validation, body)
+}
+
+/// What a strict-decoding report comes to under `validation`: a 400 under
+/// Strict, warnings under Warn, nothing under Ignore.
+fn report_strict(
+    kind: &str,
+    version: &str,
+    validation: FieldValidation,
+    problems: Vec<String>,
+) -> Result<Vec<String>, ApiError> {
+    match validation {
+        FieldValidation::Strict if !problems.is_empty() => Err(cannot_handle(
+            kind,
+            version,
+            &crate::schema::strict_errors_message(&problems),
+        )),
+        FieldValidation::Warn => Ok(problems),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// kube's 400 for a body its decoder refuses.
+fn cannot_handle(kind: &str, version: &str, why: &str) -> ApiError {
+    ApiError::BadRequest(crate::schema::cannot_handle_message(kind, version, why))
+}
+
+/// [`check_decode`] for a body decoded into a Go type (`kind` in
+/// `version`) whose schema is `schema`.
+pub(super) fn check_decode_typed(
+    schema: &crate::schema::Schema,
+    kind: &str,
+    version: &str,
+    v: &mut Value,
+    validation: FieldValidation,
+    body: Option<&JsonBody<'_>>,
+) -> Result<Vec<String>, ApiError> {
+    let checks = validation != FieldValidation::Ignore;
     let decoded = schema.check_decode(v);
     if let Some(error) = decoded.error {
-        return Err(cannot(&error));
+        return Err(cannot_handle(kind, version, &error));
     }
     // The body is read again, for order and duplicates, only when there is
     // something to report.
@@ -123,7 +147,7 @@ fn check_decode(
             .map(|p| crate::schema::unknown_field_message(p))
             .collect(),
     };
-    let warnings = report(problems)?;
+    let warnings = report_strict(kind, version, validation, problems)?;
     // kube decodes into typed structs, which have nowhere to keep unknown
     // fields: they are dropped under Warn and Ignore alike.
     if !decoded.unknown_fields.is_empty() {
@@ -132,7 +156,7 @@ fn check_decode(
     Ok(warnings)
 }
 
-fn patch_error(e: PatchError) -> ApiError {
+pub(super) fn patch_error(e: PatchError) -> ApiError {
     ApiError::Status {
         code: e.code(),
         status: e.status(),
@@ -143,7 +167,7 @@ fn patch_error(e: PatchError) -> ApiError {
 const RETRIES: usize = 16;
 
 /// What kube says when an update names an old resourceVersion.
-const MODIFIED: &str =
+pub(super) const MODIFIED: &str =
     "the object has been modified; please apply your changes to the latest version and try again";
 
 /// Parses a request body as a JSON object (protobuf bodies are turned into
@@ -213,10 +237,20 @@ fn go_json_error(e: &serde_json::Error) -> String {
 /// Checks the body's apiVersion and kind against the endpoint, and fills
 /// them in when absent.
 fn check_type(rt: &ResourceType, v: &mut Value) -> Result<(), ApiError> {
+    check_type_as(&rt.api_version(), &rt.kind, &rt.storage_api_version, v)
+}
+
+/// [`check_type`] against `want_version` and `want_kind`; the body is left
+/// with `stored_version`.
+pub(super) fn check_type_as(
+    want_version: &str,
+    want_kind: &str,
+    stored_version: &str,
+    v: &mut Value,
+) -> Result<(), ApiError> {
     let obj = v
         .as_object_mut()
         .ok_or_else(|| ApiError::BadRequest("the body is not an object".into()))?;
-    let want_version = rt.api_version();
     match obj.get("apiVersion").and_then(Value::as_str) {
         Some(av) if !av.is_empty() && av != want_version => {
             return Err(ApiError::BadRequest(format!(
@@ -226,16 +260,15 @@ fn check_type(rt: &ResourceType, v: &mut Value) -> Result<(), ApiError> {
         _ => {}
     }
     match obj.get("kind").and_then(Value::as_str) {
-        Some(k) if !k.is_empty() && k != rt.kind => {
+        Some(k) if !k.is_empty() && k != want_kind => {
             return Err(ApiError::BadRequest(format!(
-                "the kind in the data ({k}) does not match the expected kind ({})",
-                rt.kind
+                "the kind in the data ({k}) does not match the expected kind ({want_kind})"
             )));
         }
         _ => {}
     }
-    obj.insert("apiVersion".into(), json!(rt.storage_api_version));
-    obj.insert("kind".into(), json!(rt.kind));
+    obj.insert("apiVersion".into(), json!(stored_version));
+    obj.insert("kind".into(), json!(want_kind));
     if !obj.get("metadata").is_none_or(Value::is_object) {
         return Err(ApiError::BadRequest(
             "metadata: expected an object".to_string(),
@@ -245,7 +278,11 @@ fn check_type(rt: &ResourceType, v: &mut Value) -> Result<(), ApiError> {
 }
 
 /// Checks and fills in the namespace of a body against the URL's.
-fn check_namespace(rt: &ResourceType, url_ns: Option<&str>, v: &mut Value) -> Result<(), ApiError> {
+pub(super) fn check_namespace(
+    rt: &ResourceType,
+    url_ns: Option<&str>,
+    v: &mut Value,
+) -> Result<(), ApiError> {
     let body_ns = object::namespace(v).to_string();
     let meta = object::meta_mut(v)
         .ok_or_else(|| ApiError::BadRequest("metadata: expected an object".into()))?;
@@ -267,7 +304,7 @@ fn check_namespace(rt: &ResourceType, url_ns: Option<&str>, v: &mut Value) -> Re
 
 /// Whether the request's `dryRun` asks for a dry run (`All`, the only
 /// value kube knows); `options` as for [`field_validation`].
-fn is_dry_run(req: &Request, options: &str) -> Result<bool, ApiError> {
+pub(super) fn is_dry_run(req: &Request, options: &str) -> Result<bool, ApiError> {
     dry_run_values(req.query.get("dryRun"), options)
 }
 
@@ -291,6 +328,27 @@ fn dry_run_values<'a>(
     Ok(dry)
 }
 
+/// The checks of an object about to be written: its kind's, then those of
+/// the values a scale subresource's paths point at (only the status ones
+/// when the write is to `/status`, as kube's status strategy does).
+fn validate(
+    api: &Api,
+    rt: &ResourceType,
+    v: &Value,
+    current: Option<&Value>,
+    status_only: bool,
+) -> Vec<FieldError> {
+    let mut errors = strategy::validate(api, rt, v, current);
+    if let Some(paths) = rt.scale() {
+        errors.extend(super::scale::validate_custom_resource(
+            paths,
+            v,
+            !status_only,
+        ));
+    }
+    errors
+}
+
 fn invalid(rt: &ResourceType, v: &Value, errors: Vec<FieldError>) -> Result<(), ApiError> {
     if errors.is_empty() {
         return Ok(());
@@ -311,7 +369,7 @@ fn stored(v: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
 }
 
-fn decode_kv(kv: &Kv) -> Result<Value, ApiError> {
+pub(super) fn decode_kv(kv: &Kv) -> Result<Value, ApiError> {
     let mut v: Value = serde_json::from_slice(&kv.value)
         .map_err(|e| ApiError::Internal(format!("stored object {} is not JSON: {e}", kv.key)))?;
     object::set_resource_version(&mut v, kv.mod_revision);
@@ -375,7 +433,7 @@ async fn create_object(
     }
     prepare_create(rt, &mut v);
     strategy::prepare_create(api, rt, &mut v);
-    invalid(rt, &v, strategy::validate(api, rt, &v, None))?;
+    invalid(rt, &v, validate(api, rt, &v, None, false))?;
     if rt.namespaced {
         check_namespace_open(api, rt, &v).await?;
     }
@@ -541,7 +599,7 @@ pub async fn update(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiE
 }
 
 /// What an update step decided.
-enum Next {
+pub(super) enum Next {
     /// Write this as the new object.
     Update(Value),
     /// The object is missing; create this instead (if the kind allows).
@@ -551,7 +609,7 @@ enum Next {
 /// Builds the object an update stores from the client's and the current:
 /// system metadata is kept, status or spec changes are dropped as the
 /// endpoint requires, and generation counts spec changes.
-fn merge_update(
+pub(super) fn merge_update(
     rt: &ResourceType,
     current: &Value,
     mut new: Value,
@@ -636,7 +694,7 @@ fn spec_changed(a: &Value, b: &Value) -> bool {
 }
 
 /// Reads, transforms and writes an object until the write wins its race.
-async fn guaranteed_update(
+pub(super) async fn guaranteed_update(
     api: &Arc<Api>,
     req: &Request,
     name: &str,
@@ -667,7 +725,8 @@ async fn guaranteed_update(
             return Err(not_found(&rt, name));
         };
         strategy::prepare_update(api, &rt, &mut new, cur);
-        invalid(&rt, &new, strategy::validate(api, &rt, &new, Some(cur)))?;
+        let status_only = req.target.subresource.as_deref() == Some("status");
+        invalid(&rt, &new, validate(api, &rt, &new, Some(cur), status_only))?;
         if new == *cur {
             // Nothing changed: no write, and the resourceVersion stays.
             return Ok((StatusCode::OK, new));
@@ -719,7 +778,7 @@ async fn guaranteed_update(
     })
 }
 
-fn not_found(rt: &ResourceType, name: &str) -> ApiError {
+pub(super) fn not_found(rt: &ResourceType, name: &str) -> ApiError {
     ApiError::NotFound {
         what: rt.qualified(),
         name: name.to_string(),

@@ -72,7 +72,10 @@ fn crontab_resource(version: &str) -> ApiResource {
 }
 
 /// Waits until the CRD reports Established, and returns it.
-async fn established(crds: &Api<CustomResourceDefinition>, name: &str) -> CustomResourceDefinition {
+pub(crate) async fn established(
+    crds: &Api<CustomResourceDefinition>,
+    name: &str,
+) -> CustomResourceDefinition {
     for _ in 0..200 {
         if let Ok(crd) = crds.get(name).await {
             let ok = crd

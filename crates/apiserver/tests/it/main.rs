@@ -13,4 +13,5 @@ mod python;
 mod raw;
 mod real_crds;
 mod representations;
+mod scale;
 mod write_options;
