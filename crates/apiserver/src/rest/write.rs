@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::read::served;
 use super::{Request, with_warnings};
@@ -669,7 +669,7 @@ pub(super) fn merge_update(
                 .unwrap_or(Value::Null),
         );
     }
-    if rt.tracks_generation && spec_changed(current, &new) {
+    if rt.tracks_generation && spec_changed(current, &new, rt.status_subresource) {
         let g = cur_meta
             .get("generation")
             .and_then(Value::as_i64)
@@ -682,15 +682,17 @@ pub(super) fn merge_update(
     new
 }
 
-/// Whether anything but metadata and status differs.
-fn spec_changed(a: &Value, b: &Value) -> bool {
-    let strip = |v: &Value| -> Map<String, Value> {
-        let mut m = v.as_object().cloned().unwrap_or_default();
-        m.remove("metadata");
-        m.remove("status");
-        m
+/// Whether anything but metadata differs, and status too when it has an
+/// endpoint of its own (without one, status is part of what the
+/// generation counts, as kube counts it for custom resources).
+fn spec_changed(a: &Value, b: &Value, status_subresource: bool) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a != b;
     };
-    strip(a) != strip(b)
+    let counted = |k: &String| k != "metadata" && !(status_subresource && k == "status");
+    a.iter()
+        .filter(|(k, _)| counted(k))
+        .ne(b.iter().filter(|(k, _)| counted(k)))
 }
 
 /// Reads, transforms and writes an object until the write wins its race.
@@ -1066,4 +1068,28 @@ pub(crate) async fn create_internal(
     let mut v = body;
     check_type(&rt, &mut v)?;
     create_object(api, &rt, v, false, false).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_counts_status_only_without_a_status_endpoint() {
+        let a = json!({"metadata": {"name": "x", "labels": {"a": "1"}}, "spec": {"n": 1}, "status": {"s": 1}});
+        let mut b = a.clone();
+        b["metadata"]["labels"]["a"] = json!("2");
+        assert!(!spec_changed(&a, &b, true));
+        assert!(!spec_changed(&a, &b, false));
+        b["status"]["s"] = json!(2);
+        assert!(!spec_changed(&a, &b, true));
+        assert!(spec_changed(&a, &b, false));
+        let mut c = a.clone();
+        c["spec"]["n"] = json!(2);
+        assert!(spec_changed(&a, &c, true));
+        // A new top-level field counts too.
+        let mut d = a.clone();
+        d["extra"] = json!(true);
+        assert!(spec_changed(&a, &d, true));
+    }
 }
