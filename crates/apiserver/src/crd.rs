@@ -1222,6 +1222,8 @@ impl Controller {
         let (Some(kv), _) = api.storage.get(&key).await.map_err(ApiError::storage)? else {
             self.forget(name);
             unserve(api, name);
+            // Its names are free now.
+            self.requeue_unaccepted(&self.all_crds(api).await?, name);
             return Ok(false);
         };
         let crd: Value = serde_json::from_slice(&kv.value)
@@ -1259,6 +1261,8 @@ impl Controller {
                     "NoConflicts",
                     "no conflicts found",
                 );
+                // A rename may have freed names another CRD is waiting for.
+                self.requeue_unaccepted(&others, name);
                 // Serve first, then say so: a client waiting for
                 // Established may use the kind as soon as it sees it.
                 if self.changed(name, &crd) {
@@ -1299,6 +1303,17 @@ impl Controller {
             Write::Done { .. } => Ok(false),
             // Someone else wrote it; their write queues it again.
             Write::Conflict { .. } => Ok(false),
+        }
+    }
+
+    /// Queues the CRDs whose names were not accepted, since the names they
+    /// wait for may be free now.
+    fn requeue_unaccepted(&self, crds: &[Value], except: &str) {
+        for crd in crds {
+            let name = object::name(crd);
+            if name != except && condition_status(crd, "NamesAccepted") != Some("True") {
+                let _ = self.queue.send(name.to_string());
+            }
         }
     }
 

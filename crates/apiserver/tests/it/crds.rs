@@ -456,6 +456,17 @@ async fn custom_resources_behave_like_kube(server: &ApiServer) {
     )
     .await;
     assert_eq!(code, 404);
+
+    // Once the CRD holding the kind is gone, the other one gets it.
+    crds.delete("crontabs.stable.example.com", &DeleteParams::default())
+        .await
+        .unwrap();
+    let crd = established(&crds, "crontabz.stable.example.com").await;
+    let names = crd.status.unwrap().accepted_names.unwrap();
+    assert_eq!(
+        (names.plural.as_str(), names.kind.as_str()),
+        ("crontabz", "CronTab")
+    );
 }
 
 #[tokio::test]
