@@ -60,7 +60,9 @@ fn invalid_options(options: &str, error: FieldError) -> ApiError {
 /// Decodes an object as kube's decoder does, and returns the warnings to
 /// send. A built-in object is decoded strictly: a wrongly typed field is a
 /// 400 whatever `fieldValidation` says. A custom resource is pruned of the
-/// fields its schema does not declare and then defaulted. Either way,
+/// fields its schema does not declare (and its metadata, and that of the
+/// objects embedded in it, of the fields ObjectMeta does not have; a
+/// metadata field of the wrong type is a 400) and then defaulted. Either way,
 /// unknown and duplicate fields are a 400 under Strict and warnings under
 /// Warn. `body` is the JSON the object was parsed from, if it came as
 /// JSON: only there can keys repeat, and only there do kube's reports
@@ -73,15 +75,18 @@ fn check_decode(
 ) -> Result<Vec<String>, ApiError> {
     let checks = validation != FieldValidation::Ignore;
     if let Some(custom) = &rt.custom {
-        let pruned = custom.schema.prune(v);
-        // kube's JSON decoder reports repeated keys first, then pruning
-        // adds the unknown fields (sorted).
+        let unknown = custom
+            .schema
+            .decode_custom(v, false)
+            .map_err(|e| cannot_handle(&rt.kind, &rt.version, &e))?;
+        // kube's JSON decoder reports repeated keys first, then the
+        // metadata and pruning code add the unknown fields.
         let mut problems = match body {
             Some(body) if checks && body.has_duplicates() => custom.schema.strict_errors(body),
             _ => Vec::new(),
         };
         problems.extend(
-            pruned
+            unknown
                 .iter()
                 .map(|p| crate::schema::unknown_field_message(p)),
         );

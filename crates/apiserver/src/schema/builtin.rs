@@ -51,6 +51,7 @@ pub(crate) fn build_builtin(root: &Value) -> Result<(Tree, NodeId), String> {
             raw: root.clone(),
             name: name.as_str().into(),
             has_rules: false,
+            has_embedded: false,
         },
         def_ids: HashMap::new(),
     };

@@ -15,24 +15,32 @@
 //! order, only worth calling when [`JsonBody::has_duplicates`]), then, in
 //! this order:
 //!
-//! 1. [`prune`]s fields the schema does not declare (the root keeps
-//!    `apiVersion`, `kind` and `metadata`). With `fieldValidation=Strict`
-//!    any pruned path fails the request with `400 BadRequest` and the
-//!    message [`cannot_handle_message`]`(kind, version,
-//!    &`[`strict_decoding_message`]`(&paths))`, e.g. `Foo in version "v1"
-//!    cannot be handled as a Foo: strict decoding error: unknown field
-//!    "spec.bar", unknown field "spec.baz"`; with `Warn` (the server's
-//!    default) each path becomes one `Warning` header text,
+//! 1. [`Schema::decode_custom`]: drops the fields `ObjectMeta` does not
+//!    have from the root `metadata`, [`prune`]s fields the schema does not
+//!    declare (the root and embedded resources keep `apiVersion`, `kind`
+//!    and `metadata`), then treats the `metadata` of every embedded
+//!    resource (`x-kubernetes-embedded-resource`) as the root's. A metadata
+//!    field of the wrong type (or an embedded `apiVersion` or `kind` that
+//!    is not a string) is a `400 BadRequest` whatever `fieldValidation`
+//!    says, [`cannot_handle_message`]`(kind, version, error)`. With
+//!    `fieldValidation=Strict` any dropped path fails the request with
+//!    `400 BadRequest` and the message [`cannot_handle_message`]`(kind,
+//!    version, &`[`strict_decoding_message`]`(&paths))`, e.g. `Foo in
+//!    version "v1" cannot be handled as a Foo: strict decoding error:
+//!    unknown field "spec.bar", unknown field "spec.baz"`; with `Warn` (the
+//!    server's default) each path becomes one `Warning` header text,
 //!    [`unknown_field_message`] (`unknown field "spec.bar"`); with `Ignore`
-//!    they are dropped silently. The paths are sorted, as kube sorts them,
-//!    and come after the duplicates ([`strict_errors_message`] words the
-//!    whole list). Unknown fields inside `metadata` are found by the
-//!    metadata code, not here (kube lists those between the two).
+//!    they are dropped silently. The paths come in kube's order (the root
+//!    metadata's, the pruned ones sorted, the embedded metadata's sorted),
+//!    after the duplicates ([`strict_errors_message`] words the whole
+//!    list).
 //! 2. [`default`]s: removes nulls the schema does not allow (unless a
 //!    default replaces them) and fills in defaults.
 //! 3. validates `metadata` (not this module), then [`validate`]s the
 //!    object: kube-openapi's checks converted to field errors exactly as
-//!    kube converts them, then the `x-kubernetes-list-type` uniqueness
+//!    kube converts them, then the embedded resources' `apiVersion`, `kind`
+//!    and `metadata` (`spec.template.kind: Required value`, names checked
+//!    as path segments), then the `x-kubernetes-list-type` uniqueness
 //!    checks, then the `x-kubernetes-validations` (CEL) rules
 //!    ([`Schema::validate_update`] gives the rules that read `oldSelf` the
 //!    stored object). Any error is a `422 Invalid` for the whole object,
@@ -94,8 +102,22 @@
 //!   turns into warnings are dropped; list equality ignores
 //!   `x-kubernetes-list-type`; default values are not checked against
 //!   rules.
-//! * ObjectMeta of the root and of embedded resources (kube's
-//!   `objectmeta.Coerce`/`Validate`), including unknown metadata fields.
+//! * Metadata is written back as Go writes `ObjectMeta` (empty fields
+//!   left out, nulls in labels made empty strings) only in embedded
+//!   resources: the root's keeps what the client sent, as built-in
+//!   objects' does in this server. Times are not rewritten in UTC, and
+//!   nested structs (owner references, managed fields entries) keep their
+//!   empty and missing fields where Go would drop or add them.
+//! * Reads do not call [`Schema::decode_custom`] (with `drop_invalid`) as
+//!   kube does on every read: objects are checked when written, so this
+//!   matters only for objects stored before their schema marked a field
+//!   embedded.
+//! * When several embedded objects, or an embedded object's `apiVersion`,
+//!   `kind` and `metadata`, have values of the wrong type, kube reports
+//!   whichever its random map order reaches first; here the first in key
+//!   order.
+//! * CRD defaults are pruned but not coerced or validated as embedded
+//!   resources' metadata (kube also checks a default's `metadata`).
 //! * The CRD-level rules that need more than the schema: the root
 //!   restrictions when the status subresource is on, and the relaxations
 //!   kube grants on update to schemas it already stored (CRDs are checked
@@ -116,6 +138,7 @@ mod builtin;
 mod cel;
 mod decode;
 mod default;
+mod embedded;
 mod formats;
 mod gofmt;
 mod node;
@@ -268,6 +291,7 @@ impl Schema {
         path: Option<&Path>,
     ) -> Vec<FieldError> {
         let mut errs = validate::validate_at(&self.tree, self.root, value, path);
+        errs.extend(embedded::validate(&self.tree, self.root, value, path));
         errs.extend(validate::validate_list_types(
             &self.tree, self.root, value, path,
         ));
@@ -295,6 +319,45 @@ impl Schema {
         );
         paths.sort();
         paths
+    }
+
+    /// What kube's decoder does to a custom resource once it has parsed
+    /// it, in kube's order: decodes the root `metadata` as an `ObjectMeta`,
+    /// dropping the fields it does not have; [`prune`]s the object; then
+    /// does the same to the `apiVersion`, `kind` and `metadata` of every
+    /// embedded resource (`x-kubernetes-embedded-resource`), whose metadata
+    /// is also left as Go writes the struct back (empty fields left out).
+    ///
+    /// Returns the paths of the unknown fields dropped, in the order kube
+    /// reports them (the root metadata's, then the pruned ones sorted, then
+    /// the embedded metadata's sorted: `spec.template.metadata.bogus`), or,
+    /// when a metadata field has the wrong type, the error for kube's `400`
+    /// (to wrap in [`cannot_handle_message`]), e.g. `json: cannot unmarshal
+    /// number into Go struct field ObjectMeta.labels of type
+    /// map[string]string` at the root or `spec.template.kind: Invalid
+    /// value: 1: must be a string` in an embedded object. With
+    /// `drop_invalid`, what kube does to a stored object it reads, such
+    /// fields are dropped instead. On a built-in schema this is [`prune`].
+    pub fn decode_custom(
+        &self,
+        value: &mut Value,
+        drop_invalid: bool,
+    ) -> Result<Vec<String>, String> {
+        if self.tree.origin == Origin::Builtin {
+            return Ok(self.prune(value));
+        }
+        let mut unknown = Vec::new();
+        if let Some(meta) = value.get_mut("metadata") {
+            embedded::coerce_object_meta(meta, &Path::root(), drop_invalid, false, &mut unknown)?;
+        }
+        unknown.extend(self.prune(value));
+        unknown.extend(embedded::coerce(
+            &self.tree,
+            self.root,
+            value,
+            drop_invalid,
+        )?);
+        Ok(unknown)
     }
 
     /// See [`default`].

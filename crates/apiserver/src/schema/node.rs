@@ -169,6 +169,9 @@ pub(crate) struct Node {
     pub(crate) rules: Vec<super::cel::Rule>,
     /// Whether this node or one under it has rules, so walks can stop.
     pub(crate) rules_below: bool,
+    /// Whether this node or one under it is an embedded resource (CRD
+    /// schemas only), so the embedded-resource walks can stop.
+    pub(crate) embedded_below: bool,
 }
 
 impl Node {
@@ -206,6 +209,9 @@ pub(crate) struct Tree {
     /// Whether any node has CEL rules; without them an object costs no
     /// CEL work at all.
     pub(crate) has_rules: bool,
+    /// Whether any node is an embedded resource; without one an object
+    /// costs no embedded-resource work at all.
+    pub(crate) has_embedded: bool,
 }
 
 impl Tree {

@@ -1274,8 +1274,10 @@ fn build_crd_tree(props: &Props, raw: &Value) -> Tree {
         raw: raw.clone(),
         name: "".into(),
         has_rules: false,
+        has_embedded: false,
     };
     build_node(props, &mut tree);
+    super::embedded::mark_embedded_below(&mut tree);
     tree
 }
 

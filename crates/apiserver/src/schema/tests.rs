@@ -1529,3 +1529,243 @@ fn strict_errors_of_a_custom_resource_are_its_duplicates() {
         ]
     );
 }
+
+// ---- Object metadata and embedded resources -------------------------------
+
+/// A CR schema with an embedded resource at `spec.template`, a list of
+/// them at `spec.templates` and a map of them at `spec.byName`.
+fn embedding() -> Schema {
+    let embedded = json!({"type": "object", "x-kubernetes-embedded-resource": true,
+                          "x-kubernetes-preserve-unknown-fields": true});
+    crd(
+        json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "template": embedded,
+            "templates": {"type": "array", "items": embedded},
+            "byName": {"type": "object", "additionalProperties": embedded},
+            "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+            "n": {"type": "integer"}
+        }}}}),
+    )
+}
+
+fn decode_custom(s: &Schema, v: &mut Value) -> Result<Vec<String>, String> {
+    s.decode_custom(v, false)
+}
+
+#[test]
+fn unknown_metadata_fields_are_pruned_and_listed_in_kube_order() {
+    let s = embedding();
+    let mut v = json!({
+        "apiVersion": "e.example.com/v1", "kind": "Blueprint",
+        "metadata": {"name": "ok", "zeta": 1, "alpha": {"x": 1}},
+        "spec": {
+            "extra": true,
+            "template": {"apiVersion": "v1", "kind": "ConfigMap",
+                         "metadata": {"name": "cm", "bogus": 1,
+                                      "ownerReferences": [{"apiVersion": "v1", "kind": "K", "name": "n", "uid": "u", "oops": 1}]},
+                         "data": {"k": "v"}},
+            "templates": [{"metadata": {"name": "a", "more": 1}}],
+            "byName": {"x": {"metadata": {"also": 1}}}
+        }
+    });
+    let unknown = decode_custom(&s, &mut v).unwrap();
+    assert_eq!(
+        unknown,
+        [
+            // The root's metadata, in key order.
+            "metadata.alpha",
+            "metadata.zeta",
+            // Pruning, sorted.
+            "spec.extra",
+            // The embedded objects' metadata, sorted together; map keys
+            // are written as field paths write them.
+            "spec.byName[x].metadata.also",
+            "spec.template.metadata.bogus",
+            "spec.template.metadata.ownerReferences[0].oops",
+            "spec.templates[0].metadata.more",
+        ]
+    );
+    assert_eq!(v["metadata"], json!({"name": "ok"}));
+    assert_eq!(
+        v["spec"]["template"],
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"},
+               "metadata": {"name": "cm", "ownerReferences": [{"apiVersion": "v1", "kind": "K", "name": "n", "uid": "u"}]}})
+    );
+    assert_eq!(v["spec"]["templates"][0]["metadata"], json!({"name": "a"}));
+    assert_eq!(v["spec"]["byName"]["x"]["metadata"], json!({}));
+    // Under Strict, kube's message for these.
+    assert_eq!(
+        strict_decoding_message(&unknown[3..5]),
+        r#"strict decoding error: unknown field "spec.byName[x].metadata.also", unknown field "spec.template.metadata.bogus""#
+    );
+}
+
+#[test]
+fn embedded_metadata_is_written_back_as_go_writes_object_meta() {
+    let s = embedding();
+    // What `kubectl create --dry-run -o yaml` puts in templates, and other
+    // empty values: Go's omitempty leaves them out; nulls in string maps
+    // and lists decode to empty strings.
+    let mut v = json!({"spec": {"template": {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "creationTimestamp": null, "name": "", "labels": {}, "annotations": {"a": null},
+        "finalizers": [null, "f"], "generation": 0, "deletionGracePeriodSeconds": 0,
+        "ownerReferences": []
+    }}}});
+    assert_eq!(decode_custom(&s, &mut v), Ok(vec![]));
+    assert_eq!(
+        v["spec"]["template"]["metadata"],
+        json!({"annotations": {"a": ""}, "finalizers": ["", "f"], "deletionGracePeriodSeconds": 0})
+    );
+    // A null metadata becomes an empty one.
+    let mut v =
+        json!({"spec": {"template": {"apiVersion": "v1", "kind": "Pod", "metadata": null}}});
+    assert_eq!(decode_custom(&s, &mut v), Ok(vec![]));
+    assert_eq!(v["spec"]["template"]["metadata"], json!({}));
+    // The root's metadata only loses its unknown fields here.
+    let mut v = json!({"metadata": {"name": "x", "labels": {}}});
+    assert_eq!(decode_custom(&s, &mut v), Ok(vec![]));
+    assert_eq!(v["metadata"], json!({"name": "x", "labels": {}}));
+}
+
+#[test]
+fn metadata_fields_of_the_wrong_type_fail_decoding() {
+    let s = embedding();
+    let mut v = json!({"metadata": {"name": "x", "labels": 1}});
+    assert_eq!(
+        decode_custom(&s, &mut v),
+        Err(
+            "json: cannot unmarshal number into Go struct field ObjectMeta.labels of type map[string]string"
+                .to_string()
+        )
+    );
+    let mut v = json!({"spec": {"template": {"metadata": {"name": "x", "annotations": 11}}}});
+    assert_eq!(
+        decode_custom(&s, &mut v),
+        Err(r#"spec.template.metadata: Invalid value: map[string]interface {}{"annotations":11, "name":"x"}: json: cannot unmarshal number into Go struct field ObjectMeta.annotations of type map[string]string"#.to_string())
+    );
+    let mut v = json!({"spec": {"templates": [{"apiVersion": "v1", "kind": 1}]}});
+    assert_eq!(
+        decode_custom(&s, &mut v),
+        Err("spec.templates[0].kind: Invalid value: 1: must be a string".to_string())
+    );
+    let mut v = json!({"spec": {"template": {"apiVersion": null}}});
+    assert_eq!(
+        decode_custom(&s, &mut v),
+        Err(r#"spec.template.apiVersion: Invalid value: "null": must be a string"#.to_string())
+    );
+}
+
+#[test]
+fn stored_objects_lose_metadata_fields_of_the_wrong_type() {
+    let s = embedding();
+    let mut v = json!({
+        "metadata": {"name": "x", "labels": 1, "bogus": 2},
+        "spec": {"template": {"apiVersion": 1, "kind": "K",
+                              "metadata": {"name": "y", "annotations": 11, "finalizers": ["f"], "odd": 1}}}
+    });
+    assert_eq!(
+        s.decode_custom(&mut v, true),
+        Ok(vec![
+            "metadata.bogus".to_string(),
+            "spec.template.metadata.odd".to_string()
+        ])
+    );
+    assert_eq!(
+        v,
+        json!({"metadata": {"name": "x"},
+               "spec": {"template": {"kind": "K", "metadata": {"name": "y", "finalizers": ["f"]}}}})
+    );
+}
+
+#[test]
+fn embedded_resources_are_validated_like_objects() {
+    let s = embedding();
+    assert_eq!(
+        errs(
+            &s,
+            json!({"spec": {"template": {}, "templates": [{"apiVersion": "", "kind": ""}]}})
+        ),
+        [
+            "spec.template.apiVersion: Required value",
+            "spec.template.kind: Required value",
+            r#"spec.templates[0].apiVersion: Invalid value: "": must not be empty"#,
+            r#"spec.templates[0].kind: Invalid value: "": must not be empty"#,
+        ]
+    );
+    assert_eq!(
+        errs(
+            &s,
+            json!({"spec": {"byName": {"a": {"apiVersion": "a/b/c", "kind": "Config_Map"}}}})
+        ),
+        [
+            r#"spec.byName[a].apiVersion: Invalid value: "a/b/c": unexpected GroupVersion string: a/b/c"#,
+            r#"spec.byName[a].kind: Invalid value: "Config_Map": may have mixed case, but should otherwise match: a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"#,
+        ]
+    );
+    // Mixed case and group/version are fine; a missing name is too.
+    assert_eq!(
+        errs(
+            &s,
+            json!({"spec": {"template": {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {}}}})
+        ),
+        Vec::<String>::new()
+    );
+    // Names are path segments, the namespace is checked only when given,
+    // labels and annotations as an object's.
+    assert_eq!(
+        errs(
+            &s,
+            json!({"spec": {"template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+                "name": "..", "namespace": "Not_A_Label", "labels": {"a b": "c"},
+                "generateName": "x/"
+            }}}})
+        ),
+        [
+            r#"spec.template.metadata.generateName: Invalid value: "x/": may not contain '/'"#,
+            r#"spec.template.metadata.name: Invalid value: "..": may not be '..'"#,
+            r#"spec.template.metadata.namespace: Invalid value: "Not_A_Label": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"#,
+            r#"spec.template.metadata.labels: Invalid value: "a b": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"#,
+        ]
+    );
+    // Names that are fine as path segments though not as DNS names.
+    assert_eq!(
+        errs(
+            &s,
+            json!({"spec": {"template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Upper_Case"}}}})
+        ),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn embedded_checks_come_between_schema_and_list_type_errors() {
+    let s = embedding();
+    assert_eq!(
+        errs(
+            &s,
+            json!({"spec": {"n": "x", "tags": ["a", "a"], "template": {"kind": "K"}}})
+        ),
+        [
+            r#"spec.n: Invalid value: "string": spec.n in body must be of type integer: "string""#,
+            "spec.template.apiVersion: Required value",
+            r#"spec.tags[1]: Duplicate value: "a""#,
+        ]
+    );
+}
+
+#[test]
+fn schemas_without_embedded_resources_skip_the_walks() {
+    let plain = spec_x(json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
+    assert!(!plain.tree.has_embedded);
+    // An object that would fail the checks were `spec.x` embedded.
+    let mut v = json!({"spec": {"x": {"metadata": {"bogus": 1}}}});
+    assert_eq!(plain.decode_custom(&mut v, false), Ok(vec![]));
+    assert_eq!(v, json!({"spec": {"x": {"metadata": {"bogus": 1}}}}));
+    assert_eq!(errs(&plain, v), Vec::<String>::new());
+    let s = embedding();
+    assert!(s.tree.has_embedded);
+    // Only the branches leading to embedded resources are marked.
+    let spec = s.tree.node(s.tree.node(s.root).property("spec").unwrap());
+    assert!(spec.embedded_below);
+    assert!(!s.tree.node(spec.property("n").unwrap()).embedded_below);
+}

@@ -1183,7 +1183,6 @@ async fn unparsable_printer_column_still_serves() {
 /// `Coerce`, `validateEmbeddedResource`; pruning's `XEmbeddedResource`
 /// case). This CRD is a minimal one of that shape, not a project's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: x-kubernetes-embedded-resource objects are neither pruned nor validated as objects (schema/ with the metadata checks of validation.rs)"]
 async fn embedded_resources_are_checked_like_objects() {
     let crd = r#"{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
         "metadata":{"name":"blueprints.embed.example.com"},
