@@ -373,7 +373,7 @@ pub(crate) fn parse_crd(schema: &Value, path: &Path) -> Result<Tree, Vec<FieldEr
         ));
     }
 
-    let init_err = new_structural_error(&props);
+    let init_err = structural_error(&props);
     let mut tree = None;
     if init_err.is_none() {
         let mut structural = Vec::new();
@@ -434,11 +434,11 @@ pub(crate) fn parse_crd(schema: &Value, path: &Path) -> Result<Tree, Vec<FieldEr
 }
 
 /// The first error kube's `NewStructural` would return, in its walk order.
-fn new_structural_error(p: &Props) -> Option<String> {
+fn structural_error(p: &Props) -> Option<String> {
     unsupported_field_error(p)
         .or_else(|| value_validation_error(p))
         .or_else(|| match &p.additional_properties {
-            Some(AddProps::Schema(s)) => new_structural_error(s),
+            Some(AddProps::Schema(s)) => structural_error(s),
             _ => None,
         })
         .or_else(|| extension_error(p))
@@ -446,45 +446,23 @@ fn new_structural_error(p: &Props) -> Option<String> {
             Some(Items::Many(list)) if !list.is_empty() => {
                 Some("OpenAPIV3Schema 'items' must be a schema, but is an array".to_string())
             }
-            Some(Items::One(s)) => new_structural_error(s),
+            Some(Items::One(s)) => structural_error(s),
             _ => None,
         })
         .or_else(|| {
             p.properties
                 .iter()
-                .find_map(|(_, s)| new_structural_error(s))
-        })
-}
-
-fn nested_structural_error(p: &Props) -> Option<String> {
-    unsupported_field_error(p)
-        .or_else(|| value_validation_error(p))
-        .or_else(|| match &p.additional_properties {
-            Some(AddProps::Schema(s)) => new_structural_error(s),
-            _ => None,
-        })
-        .or_else(|| extension_error(p))
-        .or_else(|| match &p.items {
-            Some(Items::Many(list)) if !list.is_empty() => {
-                Some("OpenAPIV3Schema 'items' must be a schema, but is an array".to_string())
-            }
-            Some(Items::One(s)) => nested_structural_error(s),
-            _ => None,
-        })
-        .or_else(|| {
-            p.properties
-                .iter()
-                .find_map(|(_, s)| nested_structural_error(s))
+                .find_map(|(_, s)| structural_error(s))
         })
 }
 
 fn value_validation_error(p: &Props) -> Option<String> {
     p.not
         .as_deref()
-        .and_then(nested_structural_error)
-        .or_else(|| p.all_of.iter().find_map(nested_structural_error))
-        .or_else(|| p.any_of.iter().find_map(nested_structural_error))
-        .or_else(|| p.one_of.iter().find_map(nested_structural_error))
+        .and_then(structural_error)
+        .or_else(|| p.all_of.iter().find_map(structural_error))
+        .or_else(|| p.any_of.iter().find_map(structural_error))
+        .or_else(|| p.one_of.iter().find_map(structural_error))
 }
 
 fn extension_error(p: &Props) -> Option<String> {
