@@ -1139,7 +1139,7 @@ impl Controller {
             Err(e) => tracing::warn!(error = %e, "cannot list CustomResourceDefinitions at start"),
         }
         tokio::spawn(controller.clone().feed());
-        tokio::spawn(controller.work(rx));
+        tokio::spawn(controller.work(rx, api.shutdown_signal()));
     }
 
     /// Queues the name of every CRD that changes, re-watching from scratch
@@ -1190,14 +1190,25 @@ impl Controller {
         }
     }
 
-    async fn work(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<String>) {
-        while let Some(name) = rx.recv().await {
+    /// Reconciles queued CRDs one at a time until the server shuts down.
+    async fn work(
+        self: Arc<Self>,
+        mut rx: mpsc::UnboundedReceiver<String>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            // The queue's sender lives in `self`, so it never closes by
+            // itself: shutdown is what ends this task.
+            let name = tokio::select! {
+                name = rx.recv() => match name {
+                    Some(name) => name,
+                    None => return,
+                },
+                _ = shutdown.wait_for(|s| *s) => return,
+            };
             let Some(api) = self.api.upgrade() else {
                 return;
             };
-            if *api.shutdown_signal().borrow() {
-                return;
-            }
             let again = match self.reconcile(&api, &name).await {
                 Ok(again) => again,
                 Err(e) => {

@@ -449,11 +449,7 @@ fn structural_error(p: &Props) -> Option<String> {
             Some(Items::One(s)) => structural_error(s),
             _ => None,
         })
-        .or_else(|| {
-            p.properties
-                .iter()
-                .find_map(|(_, s)| structural_error(s))
-        })
+        .or_else(|| p.properties.iter().find_map(|(_, s)| structural_error(s)))
 }
 
 fn value_validation_error(p: &Props) -> Option<String> {
