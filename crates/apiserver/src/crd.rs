@@ -32,10 +32,11 @@ use crate::cache::{ReadAt, Signal};
 use crate::error::ApiError;
 use crate::field::{FieldError, Path};
 use crate::object;
-use crate::resource::{NameRule, ResourceType, Special};
+use crate::resource::{NameRule, ResourceType, Resources, Special};
 use crate::schema::{Schema, SchemaError};
 use crate::storage::Write;
 use crate::table::{CrdPrinter, TableError};
+use crate::validation::{str_field, string_list};
 
 /// The finalizer that holds a deleted CRD until its objects are gone.
 pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
@@ -118,9 +119,9 @@ impl ScaleSubresource {
     fn of_version(version: &Value) -> Option<ScaleSubresource> {
         let scale = version.pointer("/subresources/scale")?.as_object()?;
         Some(ScaleSubresource {
-            spec_replicas_path: str_of(scale, "specReplicasPath").to_string(),
-            status_replicas_path: str_of(scale, "statusReplicasPath").to_string(),
-            label_selector_path: Some(str_of(scale, "labelSelectorPath"))
+            spec_replicas_path: str_field(scale, "specReplicasPath").to_string(),
+            status_replicas_path: str_field(scale, "statusReplicasPath").to_string(),
+            label_selector_path: Some(str_field(scale, "labelSelectorPath"))
                 .filter(|p| !p.is_empty())
                 .map(str::to_string),
         })
@@ -158,11 +159,11 @@ fn default_crd(v: &mut Value) {
         return;
     };
     if let Some(names) = spec.get_mut("names").and_then(Value::as_object_mut) {
-        let kind = str_of(names, "kind").to_string();
-        if str_of(names, "singular").is_empty() && !kind.is_empty() {
+        let kind = str_field(names, "kind").to_string();
+        if str_field(names, "singular").is_empty() && !kind.is_empty() {
             names.insert("singular".into(), json!(kind.to_lowercase()));
         }
-        if str_of(names, "listKind").is_empty() && !kind.is_empty() {
+        if str_field(names, "listKind").is_empty() && !kind.is_empty() {
             names.insert("listKind".into(), json!(format!("{kind}List")));
         }
     }
@@ -170,7 +171,7 @@ fn default_crd(v: &mut Value) {
         .entry("conversion")
         .or_insert_with(|| json!({"strategy": "None"}));
     if let Some(c) = conversion.as_object_mut()
-        && str_of(c, "strategy").is_empty()
+        && str_field(c, "strategy").is_empty()
     {
         c.insert("strategy".into(), json!("None"));
     }
@@ -204,10 +205,6 @@ fn storage_version(v: &Value) -> Option<&str> {
         return None;
     }
     first.get("name").and_then(Value::as_str)
-}
-
-fn str_of<'a>(m: &'a Map<String, Value>, key: &str) -> &'a str {
-    m.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
 /// The annotation that approves a CRD in a protected group.
@@ -339,8 +336,8 @@ pub fn validate(v: &Value, current: Option<&Value>) -> Vec<FieldError> {
         .get("names")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
-    let group = str_of(spec, "group");
-    let plural = str_of(names, "plural");
+    let group = str_field(spec, "group");
+    let plural = str_field(names, "plural");
     let name = object::name(v);
     if name != format!("{plural}.{group}") {
         errs.push(FieldError::invalid(
@@ -369,7 +366,7 @@ pub fn validate(v: &Value, current: Option<&Value>) -> Vec<FieldError> {
             ));
         }
     }
-    match str_of(spec, "scope") {
+    match str_field(spec, "scope") {
         "" => errs.push(FieldError::required(spec_path.child("scope"), "")),
         "Cluster" | "Namespaced" => {}
         other => errs.push(FieldError::not_supported(
@@ -401,7 +398,7 @@ pub fn validate(v: &Value, current: Option<&Value>) -> Vec<FieldError> {
         .unwrap_or_default();
     let stored = string_list(v.pointer("/status/storedVersions"));
     for (i, version) in stored.iter().enumerate() {
-        if !versions.contains(&version.as_str()) {
+        if !versions.contains(version) {
             errs.push(FieldError::invalid(
                 Path::new("status").child("storedVersions").index(i),
                 json!(version),
@@ -419,13 +416,13 @@ fn validate_names(names: &Map<String, Value>, path: &Path) -> Vec<FieldError> {
             errs.push(FieldError::invalid(path.child(field), json!(value), detail));
         }
     };
-    let plural = str_of(names, "plural");
+    let plural = str_field(names, "plural");
     if plural.is_empty() {
         errs.push(FieldError::required(path.child("plural"), ""));
     } else {
         label("plural", plural, &mut errs);
     }
-    let singular = str_of(names, "singular");
+    let singular = str_field(names, "singular");
     if !singular.is_empty() {
         label("singular", singular, &mut errs);
     }
@@ -439,13 +436,13 @@ fn validate_names(names: &Map<String, Value>, path: &Path) -> Vec<FieldError> {
             ));
         }
     };
-    let kind = str_of(names, "kind");
+    let kind = str_field(names, "kind");
     if kind.is_empty() {
         errs.push(FieldError::required(path.child("kind"), ""));
     } else {
         kind_like("kind", kind, &mut errs);
     }
-    let list_kind = str_of(names, "listKind");
+    let list_kind = str_field(names, "listKind");
     if list_kind.is_empty() {
         errs.push(FieldError::required(path.child("listKind"), ""));
     } else {
@@ -737,9 +734,9 @@ pub fn resource_types(crd: &Value) -> Result<Vec<ResourceType>, CrdError> {
         .get("names")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
-    let group = str_of(spec, "group");
-    let plural = str_of(names, "plural");
-    let kind = str_of(names, "kind");
+    let group = str_field(spec, "group");
+    let plural = str_field(names, "plural");
+    let kind = str_field(names, "kind");
     if group.is_empty() || plural.is_empty() || kind.is_empty() {
         return Err(malformed("group, plural or kind is missing"));
     }
@@ -805,14 +802,14 @@ pub fn resource_types(crd: &Value) -> Result<Vec<ResourceType>, CrdError> {
             group: group.to_string(),
             version: v_name.to_string(),
             resource: plural.to_string(),
-            singular: match str_of(names, "singular") {
+            singular: match str_field(names, "singular") {
                 "" => kind.to_lowercase(),
                 s => s.to_string(),
             },
             kind: kind.to_string(),
-            namespaced: str_of(spec, "scope") != "Cluster",
-            short_names: string_list(names.get("shortNames")),
-            categories: string_list(names.get("categories")),
+            namespaced: str_field(spec, "scope") != "Cluster",
+            short_names: owned(string_list(names.get("shortNames"))),
+            categories: owned(string_list(names.get("categories"))),
             status_subresource: status,
             storage_prefix: format!("/registry/{group}/{plural}/"),
             storage_api_version: format!("{group}/{storage}"),
@@ -871,15 +868,8 @@ fn deprecation_warning(group: &str, kind: &str, version: &Value, all: &[Value]) 
     Some(text)
 }
 
-fn string_list(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+fn owned(list: Vec<&str>) -> Vec<String> {
+    list.into_iter().map(str::to_string).collect()
 }
 
 /// kube's version priority: kube-like versions (`v2`, `v1beta1`) first, GA
@@ -993,39 +983,39 @@ fn name_conflict(crd: &Value, others: &[Value]) -> Option<(&'static str, String)
     };
     let resource_names = taken(&|n| {
         let mut v = vec![
-            str_of(n, "plural").to_string(),
-            str_of(n, "singular").to_string(),
+            str_field(n, "plural").to_string(),
+            str_field(n, "singular").to_string(),
         ];
-        v.extend(string_list(n.get("shortNames")));
+        v.extend(owned(string_list(n.get("shortNames"))));
         v.retain(|s| !s.is_empty());
         v
     });
     let kinds = taken(&|n| {
-        [str_of(n, "kind"), str_of(n, "listKind")]
+        [str_field(n, "kind"), str_field(n, "listKind")]
             .into_iter()
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect()
     });
     let in_use = |s: &str| format!("{s:?} is already in use");
-    let plural = str_of(names, "plural");
+    let plural = str_field(names, "plural");
     if resource_names.contains(plural) {
         return Some(("PluralConflict", in_use(plural)));
     }
-    let singular = str_of(names, "singular");
+    let singular = str_field(names, "singular");
     if resource_names.contains(singular) {
         return Some(("SingularConflict", in_use(singular)));
     }
     for short in string_list(names.get("shortNames")) {
-        if resource_names.contains(&short) {
-            return Some(("ShortNamesConflict", in_use(&short)));
+        if resource_names.contains(short) {
+            return Some(("ShortNamesConflict", in_use(short)));
         }
     }
-    let kind = str_of(names, "kind");
+    let kind = str_field(names, "kind");
     if kinds.contains(kind) {
         return Some(("KindConflict", in_use(kind)));
     }
-    let list_kind = str_of(names, "listKind");
+    let list_kind = str_field(names, "listKind");
     if kinds.contains(list_kind) {
         return Some(("ListKindConflict", in_use(list_kind)));
     }
@@ -1046,10 +1036,7 @@ fn serve(api: &Api, crd: &Value) -> bool {
                     .get(&t.group, &t.version, &t.resource)
                     .is_none_or(|r| matches!(r.special, Special::Custom { .. }))
             });
-            let before: Vec<&Arc<ResourceType>> = resources
-                .all()
-                .filter(|r| matches!(&r.special, Special::Custom { crd: c } if *c == name))
-                .collect();
+            let before = served_types(&resources, &name);
             // A cache keeps the scope and selectable fields of the resource
             // it was started for; when those change it starts afresh, which
             // ends its watches as kube's do when a CRD changes storage.
@@ -1084,11 +1071,18 @@ fn serve(api: &Api, crd: &Value) -> bool {
     }
 }
 
-fn served_prefix(api: &Api, crd: &str) -> Option<String> {
-    api.registry
-        .snapshot()
+/// The resources a CRD serves now, preferred version first.
+fn served_types(resources: &Resources, crd: &str) -> Vec<Arc<ResourceType>> {
+    resources
         .all()
-        .find(|r| matches!(&r.special, Special::Custom { crd: c } if c == crd))
+        .filter(|r| matches!(&r.special, Special::Custom { crd: c } if c == crd))
+        .cloned()
+        .collect()
+}
+
+fn served_prefix(api: &Api, crd: &str) -> Option<String> {
+    served_types(&api.registry.snapshot(), crd)
+        .first()
         .map(|r| r.storage_prefix.clone())
 }
 
@@ -1377,18 +1371,24 @@ impl Controller {
         let name = object::name(&crd).to_string();
         // Keep serving the kind, read-only for new objects, so clients can
         // see the deletions and controllers can remove their finalizers.
-        self.forget(&name);
-        if !serve(api, &crd) {
-            // Nothing can be served from it; its objects, if any, are
-            // unreachable through the API, so they are removed directly.
+        // Once it is served as terminating, retries leave the registry (and
+        // the OpenAPI documents built per registry snapshot) alone unless
+        // the spec changed meanwhile.
+        let served_terminating = served_types(&api.registry.snapshot(), &name)
+            .first()
+            .and_then(|r| r.custom.as_ref())
+            .is_some_and(|c| c.terminating);
+        let spec_changed = self.changed(&name, &crd);
+        if (!served_terminating || spec_changed) && !serve(api, &crd) {
+            // Nothing is served from it, so its objects cannot be reached
+            // through the API: the finalizer goes below and whatever is
+            // stored under its prefix stays there.
             tracing::warn!(crd = %name, "deleting a CRD that cannot be served");
         }
-        let resources = api.registry.snapshot();
-        let rt = resources
-            .all()
-            .find(|r| matches!(&r.special, Special::Custom { crd: c } if *c == name))
-            .cloned();
-        if let Some(rt) = rt {
+        if let Some(rt) = served_types(&api.registry.snapshot(), &name)
+            .into_iter()
+            .next()
+        {
             let page = api
                 .storage
                 .list(&rt.storage_prefix, "", 0, 0)

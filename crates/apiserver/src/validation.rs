@@ -364,7 +364,8 @@ fn mask_trailing_dash(name: &str) -> Vec<u8> {
     out
 }
 
-fn str_field<'a>(obj: &'a Map<String, Value>, key: &str) -> &'a str {
+/// A string field of an object, or empty.
+pub(crate) fn str_field<'a>(obj: &'a Map<String, Value>, key: &str) -> &'a str {
     obj.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
@@ -968,7 +969,7 @@ pub fn validate_label_selector(
 }
 
 /// The strings of a JSON array (other items skipped; no array, none).
-fn string_list(v: Option<&Value>) -> Vec<&str> {
+pub(crate) fn string_list(v: Option<&Value>) -> Vec<&str> {
     v.and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default()

@@ -129,6 +129,7 @@ pub async fn watch(api: &Arc<Api>, req: Request) -> Result<Response<Body>, ApiEr
     let shutdown = api.shutdown_signal();
     tokio::spawn(run(
         WatchTask {
+            stored_prefix: rt.stored_prefix(),
             resource: rt,
             rep,
             table_watch,
@@ -163,6 +164,9 @@ fn stream_response(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
 
 struct WatchTask {
     resource: Arc<ResourceType>,
+    /// [`ResourceType::stored_prefix`], made once per watch rather than
+    /// once per event.
+    stored_prefix: String,
     rep: Representation,
     table_watch: TableWatch,
     filter: Filter,
@@ -187,11 +191,7 @@ impl WatchTask {
             _ => return true,
         };
         let converting = !matches!(self.rep.target, Target::Object);
-        let json = if converting
-            || self
-                .resource
-                .rewrites(&e.object.json, &self.resource.stored_prefix())
-        {
+        let json = if converting || self.resource.rewrites(&e.object.json, &self.stored_prefix) {
             let mut v = e.object.value().unwrap_or_default();
             self.resource.serve(&mut v);
             let v = match super::represent::watch_object(
