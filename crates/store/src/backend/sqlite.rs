@@ -26,14 +26,26 @@ use crate::writer::{MAX_BATCH, WriteCommand, WriteOp, apply_batch};
 /// Idle read connections kept for reuse.
 const MAX_IDLE_READERS: usize = 16;
 
-const SCHEMA: &str = "
+/// The layout this causeway reads and writes, kept in `meta.schema_version`.
+///
+/// Version 1 kept `log` as a `WITHOUT ROWID` table keyed by `(revision,
+/// sub)`. Such a table stores its rows like index entries, and any row over
+/// about 1 KiB spilled into a 4 KiB overflow page of its own: a typical
+/// Kubernetes object cost 4.5 KiB of history instead of its size. Version 2
+/// makes `log` a rowid table, whose leaves hold rows of up to about 4 KiB;
+/// [`migrate_v1`] rewrites older databases in place.
+const SCHEMA_VERSION: i64 = 2;
+
+const META: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     revision INTEGER NOT NULL,
     compact_revision INTEGER NOT NULL,
     schema_version INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO meta (id, revision, compact_revision, schema_version) VALUES (1, 1, -1, 1);
+";
+
+const KV_AND_LEASES: &str = "
 CREATE TABLE IF NOT EXISTS kv (
     id INTEGER PRIMARY KEY,
     key BLOB NOT NULL UNIQUE,
@@ -44,7 +56,17 @@ CREATE TABLE IF NOT EXISTS kv (
     value BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS kv_lease ON kv (lease) WHERE lease <> 0;
-CREATE TABLE IF NOT EXISTS log (
+CREATE TABLE IF NOT EXISTS lease (
+    id INTEGER PRIMARY KEY,
+    ttl INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL
+);
+";
+
+/// The history. Rows are appended in `(revision, sub)` order, so the rowid
+/// follows that order too and new rows always go to the end of the table.
+const LOG: &str = "
+CREATE TABLE log (
     revision INTEGER NOT NULL,
     sub INTEGER NOT NULL,
     key BLOB NOT NULL,
@@ -52,16 +74,21 @@ CREATE TABLE IF NOT EXISTS log (
     create_revision INTEGER NOT NULL,
     version INTEGER NOT NULL,
     lease INTEGER NOT NULL,
-    value BLOB NOT NULL,
-    PRIMARY KEY (revision, sub)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS log_key ON log (key, revision);
-CREATE TABLE IF NOT EXISTS lease (
-    id INTEGER PRIMARY KEY,
-    ttl INTEGER NOT NULL,
-    expires_at_ms INTEGER NOT NULL
+    value BLOB NOT NULL
 );
 ";
+
+/// The history's indexes. `log_key` carries `sub` so that the reads at a
+/// past revision and compaction, which order one key's rows by `(revision,
+/// sub)`, never visit the table rows.
+const LOG_INDEXES: &str = "
+CREATE UNIQUE INDEX log_revision ON log (revision, sub);
+CREATE INDEX log_key ON log (key, revision, sub);
+";
+
+/// Revisions copied per statement when migrating, so that progress can be
+/// reported on a large database.
+const MIGRATION_CHUNK: i64 = 100_000;
 
 fn sql_err(e: rusqlite::Error) -> BackendError {
     BackendError::Sqlite(e)
@@ -103,20 +130,26 @@ impl SqliteBackend {
             readers: Mutex::new(Vec::new()),
             _lock: lock,
         };
-        let conn = b.connect()?;
+        let mut conn = b.connect()?;
         conn.execute_batch("PRAGMA journal_mode = WAL;")
             .map_err(sql_err)?;
-        conn.execute_batch(SCHEMA).map_err(sql_err)?;
-        let version: i64 = conn
+        conn.execute_batch(META).map_err(sql_err)?;
+        let version: Option<i64> = conn
             .query_row("SELECT schema_version FROM meta WHERE id = 1", [], |r| {
                 r.get(0)
             })
+            .optional()
             .map_err(sql_err)?;
-        if version != 1 {
-            return Err(BackendError::Corrupt(format!(
-                "{} has schema version {version}; this causeway reads version 1",
-                path.display()
-            )));
+        match version {
+            None => create(&mut conn)?,
+            Some(1) => migrate_v1(&mut conn, path)?,
+            Some(SCHEMA_VERSION) => {}
+            Some(v) => {
+                return Err(BackendError::Corrupt(format!(
+                    "{} has schema version {v}; this causeway reads versions 1 and {SCHEMA_VERSION}",
+                    path.display()
+                )));
+            }
         }
         Ok(b)
     }
@@ -399,6 +432,81 @@ impl Writer for SqliteWriter<'_> {
     }
 }
 
+/// Lays out a new database. A crash part-way leaves no meta row, so the
+/// next start lays it out again.
+fn create(conn: &mut Connection) -> Result<(), BackendError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sql_err)?;
+    tx.execute_batch(KV_AND_LEASES).map_err(sql_err)?;
+    tx.execute_batch(LOG).map_err(sql_err)?;
+    tx.execute_batch(LOG_INDEXES).map_err(sql_err)?;
+    tx.execute(
+        "INSERT INTO meta (id, revision, compact_revision, schema_version) VALUES (1, 1, -1, ?1)",
+        [SCHEMA_VERSION],
+    )
+    .map_err(sql_err)?;
+    tx.commit().map_err(sql_err)
+}
+
+/// Rewrites a schema-version-1 database's history as a rowid table, in one
+/// transaction: a crash or a full disk part-way leaves version 1 as it was.
+/// `kv`, `lease` and `meta` are the same in both versions.
+fn migrate_v1(conn: &mut Connection, path: &Path) -> Result<(), BackendError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sql_err)?;
+    let (first, last, rows): (i64, i64, i64) = tx
+        .query_row(
+            "SELECT coalesce(min(revision), 0), coalesce(max(revision), -1), count(*) FROM log",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .map_err(sql_err)?;
+    tracing::info!(
+        database = %path.display(),
+        rows,
+        "migrating the database from schema version 1 to {SCHEMA_VERSION}; \
+         it is rewritten in one transaction and needs free disk space for a second copy of the history"
+    );
+    tx.execute_batch("ALTER TABLE log RENAME TO log_v1; DROP INDEX log_key;")
+        .map_err(sql_err)?;
+    tx.execute_batch(LOG).map_err(sql_err)?;
+    let started = std::time::Instant::now();
+    let mut reported = started;
+    let mut from = first;
+    while from <= last {
+        let to = from.saturating_add(MIGRATION_CHUNK - 1);
+        tx.execute(
+            "INSERT INTO log (revision, sub, key, deleted, create_revision, version, lease, value)
+             SELECT revision, sub, key, deleted, create_revision, version, lease, value
+             FROM log_v1 WHERE revision >= ?1 AND revision <= ?2 ORDER BY revision, sub",
+            [from, to],
+        )
+        .map_err(sql_err)?;
+        if reported.elapsed() >= std::time::Duration::from_secs(2) {
+            reported = std::time::Instant::now();
+            tracing::info!(revision = to.min(last), of = last, "migrating the history");
+        }
+        from = to.saturating_add(1);
+    }
+    tx.execute_batch("DROP TABLE log_v1;").map_err(sql_err)?;
+    tx.execute_batch(LOG_INDEXES).map_err(sql_err)?;
+    tx.execute(
+        "UPDATE meta SET schema_version = ?1 WHERE id = 1",
+        [SCHEMA_VERSION],
+    )
+    .map_err(sql_err)?;
+    tx.commit().map_err(sql_err)?;
+    tracing::info!(
+        database = %path.display(),
+        rows,
+        seconds = started.elapsed().as_secs_f64(),
+        "migrated to schema version {SCHEMA_VERSION}; the old history's pages are reused by new writes"
+    );
+    Ok(())
+}
+
 fn lease_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LeaseRow> {
     Ok(LeaseRow {
         id: r.get(0)?,
@@ -646,5 +754,275 @@ fn run_batch(
             let _ = conn.execute_batch("ROLLBACK");
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use futures::executor::block_on;
+
+    use super::*;
+
+    /// Schema version 1, exactly as earlier releases created it.
+    const SCHEMA_V1: &str = "
+        CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL,
+            compact_revision INTEGER NOT NULL, schema_version INTEGER NOT NULL);
+        INSERT INTO meta (id, revision, compact_revision, schema_version) VALUES (1, 1, -1, 1);
+        CREATE TABLE kv (id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE,
+            create_revision INTEGER NOT NULL, mod_revision INTEGER NOT NULL,
+            version INTEGER NOT NULL, lease INTEGER NOT NULL, value BLOB NOT NULL);
+        CREATE INDEX kv_lease ON kv (lease) WHERE lease <> 0;
+        CREATE TABLE log (revision INTEGER NOT NULL, sub INTEGER NOT NULL, key BLOB NOT NULL,
+            deleted INTEGER NOT NULL, create_revision INTEGER NOT NULL, version INTEGER NOT NULL,
+            lease INTEGER NOT NULL, value BLOB NOT NULL, PRIMARY KEY (revision, sub)) WITHOUT ROWID;
+        CREATE INDEX log_key ON log (key, revision);
+        CREATE TABLE lease (id INTEGER PRIMARY KEY, ttl INTEGER NOT NULL,
+            expires_at_ms INTEGER NOT NULL);
+    ";
+
+    /// A value long enough to have needed an overflow page in version 1.
+    fn big() -> Vec<u8> {
+        vec![b'x'; 3000]
+    }
+
+    /// A version-1 database holding this history:
+    /// 2 put a, 3 put a, 4 put b (big), 5 delete a, 6 put c and d in one
+    /// txn, 7 put c then delete c in one txn. Current keys: b and d.
+    fn v1_database(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        // revision, sub, key, deleted, create_revision, version, value
+        type Row = (i64, i64, &'static str, bool, i64, i64, Vec<u8>);
+        let log: [Row; 8] = [
+            (2, 0, "a", false, 2, 1, b"a1".to_vec()),
+            (3, 0, "a", false, 2, 2, b"a2".to_vec()),
+            (4, 0, "b", false, 4, 1, big()),
+            (5, 0, "a", true, 0, 0, Vec::new()),
+            (6, 0, "c", false, 6, 1, b"c1".to_vec()),
+            (6, 1, "d", false, 6, 1, b"d1".to_vec()),
+            (7, 0, "c", false, 6, 2, b"c2".to_vec()),
+            (7, 1, "c", true, 0, 0, Vec::new()),
+        ];
+        for (rev, sub, key, deleted, create, version, value) in log {
+            conn.execute(
+                "INSERT INTO log VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)",
+                params![rev, sub, key.as_bytes(), deleted, create, version, value],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO kv (key, create_revision, mod_revision, version, lease, value)
+             VALUES (x'62', 4, 4, 1, 0, ?1), (x'64', 6, 6, 1, 0, x'6431')",
+            [big()],
+        )
+        .unwrap();
+        conn.execute("UPDATE meta SET revision = 7", []).unwrap();
+    }
+
+    fn all() -> KeyRange {
+        KeyRange::Interval {
+            start: Bytes::from_static(b"\0"),
+            end: None,
+        }
+    }
+
+    fn keys_at(r: &mut SqliteReader, at: Option<i64>) -> Vec<String> {
+        block_on(r.range(&all(), at, 0, false))
+            .unwrap()
+            .into_iter()
+            .map(|kv| String::from_utf8(kv.key.to_vec()).unwrap())
+            .collect()
+    }
+
+    /// Each event as `revision key put|delete`.
+    fn history(r: &mut SqliteReader, from: i64, to: i64, limit: usize) -> Vec<String> {
+        block_on(r.events(from, to, limit))
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                let kind = match e.kind {
+                    EventKind::Put => "put",
+                    EventKind::Delete => "delete",
+                };
+                let key = String::from_utf8(e.kv.key.to_vec()).unwrap();
+                format!("{} {key} {kind}", e.revision())
+            })
+            .collect()
+    }
+
+    fn log_sql(path: &Path) -> String {
+        Connection::open(path)
+            .unwrap()
+            .query_row(
+                "SELECT group_concat(sql, ';') FROM sqlite_master WHERE tbl_name LIKE 'log%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    fn schema_version(path: &Path) -> i64 {
+        Connection::open(path)
+            .unwrap()
+            .query_row("SELECT schema_version FROM meta", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_new_database_has_the_current_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        drop(SqliteBackend::open(&path).unwrap());
+        assert_eq!(schema_version(&path), SCHEMA_VERSION);
+        let sql = log_sql(&path);
+        assert!(!sql.contains("WITHOUT ROWID"), "{sql}");
+        assert!(sql.contains("log_key ON log (key, revision, sub)"), "{sql}");
+        // Opening again keeps it as it is.
+        let b = Arc::new(SqliteBackend::open(&path).unwrap());
+        assert_eq!(block_on(b.reader().unwrap().revisions()).unwrap(), (1, -1));
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_with_its_whole_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        v1_database(&path);
+
+        let b = Arc::new(SqliteBackend::open(&path).unwrap());
+        assert_eq!(schema_version(&path), 2);
+        let sql = log_sql(&path);
+        assert!(!sql.contains("WITHOUT ROWID"), "{sql}");
+        assert!(!sql.contains("log_v1"), "{sql}");
+
+        let mut r = b.reader().unwrap();
+        assert_eq!(block_on(r.revisions()).unwrap(), (7, -1));
+        let everything = [
+            "2 a put",
+            "3 a put",
+            "4 b put",
+            "5 a delete",
+            "6 c put",
+            "6 d put",
+            "7 c put",
+            "7 c delete",
+        ];
+        assert_eq!(history(&mut r, 1, 7, 100), everything);
+        // A limit never splits a revision: revision 6 is finished.
+        assert_eq!(history(&mut r, 1, 7, 5), everything[..6]);
+        assert_eq!(keys_at(&mut r, Some(3)), ["a"]);
+        assert_eq!(keys_at(&mut r, Some(5)), ["b"]);
+        assert_eq!(keys_at(&mut r, Some(6)), ["b", "c", "d"]);
+        // The put and the delete of c at revision 7 are told apart by sub.
+        assert_eq!(keys_at(&mut r, Some(7)), ["b", "d"]);
+        assert_eq!(keys_at(&mut r, None), ["b", "d"]);
+        assert_eq!(block_on(r.count(&all(), Some(6))).unwrap(), 3);
+        assert_eq!(block_on(r.first_revision_from(0)).unwrap(), 2);
+        let a = block_on(r.range(
+            &KeyRange::Single(Bytes::from_static(b"a")),
+            Some(3),
+            0,
+            false,
+        ))
+        .unwrap();
+        assert_eq!((a[0].version, a[0].value.as_ref()), (2, &b"a2"[..]));
+        let b_at_4 = block_on(r.range(
+            &KeyRange::Single(Bytes::from_static(b"b")),
+            Some(4),
+            0,
+            false,
+        ))
+        .unwrap();
+        assert_eq!(b_at_4[0].value.as_ref(), big().as_slice());
+        drop(r);
+        drop(b);
+
+        // A second start finds version 2 and changes nothing.
+        let b = Arc::new(SqliteBackend::open(&path).unwrap());
+        let mut r = b.reader().unwrap();
+        assert_eq!(history(&mut r, 1, 7, 100), everything);
+        drop(r);
+
+        // Writes and compaction work on the migrated history.
+        let mut conn = b.connect().unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let mut w = SqliteWriter { conn: &mut conn };
+        let e = KeyValue {
+            key: Bytes::from_static(b"e"),
+            create_revision: 8,
+            mod_revision: 8,
+            version: 1,
+            lease: 0,
+            value: Bytes::from_static(b"e1"),
+        };
+        block_on(w.put(&e, 0)).unwrap();
+        block_on(w.set_revisions(8, 7)).unwrap();
+        assert_eq!(block_on(w.compact(7, 1, 7)).unwrap(), 6);
+        conn.execute_batch("COMMIT").unwrap();
+        let mut r = b.reader().unwrap();
+        assert_eq!(
+            history(&mut r, 1, 8, 100),
+            ["4 b put", "6 d put", "8 e put"]
+        );
+        assert_eq!(keys_at(&mut r, Some(7)), ["b", "d"]);
+    }
+
+    #[test]
+    fn an_empty_version_1_database_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(SCHEMA_V1)
+            .unwrap();
+        let b = Arc::new(SqliteBackend::open(&path).unwrap());
+        assert_eq!(schema_version(&path), 2);
+        let mut r = b.reader().unwrap();
+        assert_eq!(block_on(r.revisions()).unwrap(), (1, -1));
+        assert!(history(&mut r, 1, 1, 10).is_empty());
+    }
+
+    #[test]
+    fn a_failed_migration_leaves_version_1_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        v1_database(&path);
+        // A table in the way of the rename makes the migration fail part-way.
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE log_v1 (x INTEGER);")
+            .unwrap();
+        let err = SqliteBackend::open(&path).unwrap_err();
+        assert!(matches!(err, BackendError::Sqlite(_)), "{err:?}");
+        assert_eq!(schema_version(&path), 1);
+        let conn = Connection::open(&path).unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM log", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 8);
+        assert!(log_sql(&path).contains("WITHOUT ROWID"));
+        conn.execute_batch("DROP TABLE log_v1;").unwrap();
+        drop(conn);
+        // With the obstacle gone, the next start migrates.
+        let b = Arc::new(SqliteBackend::open(&path).unwrap());
+        assert_eq!(schema_version(&path), 2);
+        assert_eq!(history(&mut b.reader().unwrap(), 1, 7, 100).len(), 8);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        drop(SqliteBackend::open(&path).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .execute("UPDATE meta SET schema_version = 3", [])
+            .unwrap();
+        let err = SqliteBackend::open(&path).unwrap_err();
+        assert!(matches!(err, BackendError::Corrupt(_)), "{err:?}");
+        assert!(err.to_string().contains("schema version 3"), "{err}");
+        assert_eq!(schema_version(&path), 3);
     }
 }
