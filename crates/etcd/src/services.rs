@@ -466,7 +466,13 @@ impl pb::maintenance_server::Maintenance for EtcdService {
         &self,
         _: Request<pb::DefragmentRequest>,
     ) -> Result<Response<pb::DefragmentResponse>, Status> {
-        Err(unimplemented("Defragment"))
+        self.timed("Defragment", async {
+            let revision = self.store.defragment().await.map_err(to_status)?;
+            Ok(pb::DefragmentResponse {
+                header: self.header.at(revision),
+            })
+        })
+        .await
     }
 
     async fn hash(

@@ -20,6 +20,9 @@ pub(crate) fn to_status(e: Error) -> Status {
         Error::LeaseNotFound => Code::NotFound,
         Error::LeaseExists => Code::FailedPrecondition,
         Error::Closed => return Status::unavailable("etcdserver: server stopped"),
+        Error::Unsupported(what) => {
+            return Status::unimplemented(format!("causeway store: {what}"));
+        }
         Error::Backend(b) => {
             tracing::error!(error = %b, "storage backend error");
             return Status::unavailable(format!("etcdserver: storage backend error: {b}"));

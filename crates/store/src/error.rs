@@ -47,6 +47,9 @@ pub enum Error {
     /// The store is shutting down and takes no more requests.
     #[error("the store is shutting down")]
     Closed,
+    /// The request is not available on this store's database.
+    #[error("{0}")]
+    Unsupported(&'static str),
     /// The database failed.
     #[error("storage backend failed")]
     Backend(#[from] BackendError),

@@ -419,6 +419,22 @@ impl Store {
         .await
     }
 
+    /// Rewrites the embedded database without the space that compaction
+    /// and deletes freed, as etcd's defragment does, and answers the
+    /// revision. Writes wait while it runs; reads go on. PostgreSQL reclaims
+    /// its space with its own autovacuum, so there it is unsupported.
+    pub async fn defragment(&self) -> Result<i64, Error> {
+        if let BackendHandle::Postgres(_) = &self.inner.backend {
+            return Err(Error::Unsupported(
+                "defragment is not supported on PostgreSQL, which reclaims space with its own autovacuum",
+            ));
+        }
+        match self.write(WriteOp::Defragment).await? {
+            WriteOutcome::Revision(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Opens a stream of watches.
     pub fn watch(&self) -> WatchSession {
         WatchSession::start(self.clone(), self.inner.config.progress_notify_interval)

@@ -49,6 +49,9 @@ pub(crate) enum WriteOp {
     },
     /// Change nothing; answered once everything queued before it is done.
     Barrier,
+    /// Rewrite the embedded database compactly. Only the SQLite writer
+    /// takes it, and runs it on its own, outside any transaction.
+    Defragment,
 }
 
 /// What a change produced.
@@ -174,7 +177,9 @@ async fn apply_one<W: Writer>(
             c.compact = *revision;
             WriteOutcome::Revision(c.begin)
         }
-        WriteOp::Barrier => WriteOutcome::Revision(c.begin),
+        // Inside a transaction a defragment can only change nothing; the
+        // SQLite writer takes it out of the batch and runs it alone.
+        WriteOp::Barrier | WriteOp::Defragment => WriteOutcome::Revision(c.begin),
         WriteOp::CompactStep { from, to } => {
             WriteOutcome::Removed(c.w.compact(*compact, *from, (*to).min(*compact)).await?)
         }

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::kv::{Event, EventKind, KeyRange, KeyValue};
 use crate::store::Store;
-use crate::writer::{MAX_BATCH, WriteCommand, WriteOp, apply_batch};
+use crate::writer::{MAX_BATCH, WriteCommand, WriteOp, WriteOutcome, apply_batch};
 
 /// Idle read connections kept for reuse.
 const MAX_IDLE_READERS: usize = 16;
@@ -708,17 +708,30 @@ pub(crate) fn spawn_writer(
         .spawn(move || {
             while let Some(first) = rx.blocking_recv() {
                 let mut cmds = vec![first];
-                while cmds.len() < MAX_BATCH {
+                // A batch ends at a defragment, which runs on its own.
+                while cmds.len() < MAX_BATCH
+                    && !matches!(cmds.last().map(|c| &c.op), Some(WriteOp::Defragment))
+                {
                     match rx.try_recv() {
                         Ok(c) => cmds.push(c),
                         Err(_) => break,
                     }
                 }
                 let last_is_barrier = matches!(cmds.last().map(|c| &c.op), Some(WriteOp::Barrier));
-                let outcome = run_batch(&mut conn, &cmds);
-                store.finish_batch(cmds, outcome, |events, revision| {
-                    store.hub().publish(events, revision)
-                });
+                let defragment = cmds.pop_if(|c| matches!(c.op, WriteOp::Defragment));
+                if !cmds.is_empty() {
+                    let outcome = run_batch(&mut conn, &cmds);
+                    store.finish_batch(cmds, outcome, |events, revision| {
+                        store.hub().publish(events, revision)
+                    });
+                }
+                if let Some(cmd) = defragment {
+                    let outcome = defragment_database(&conn)
+                        .and_then(|()| revisions(&conn))
+                        .map(|(revision, _)| WriteOutcome::Revision(revision))
+                        .map_err(crate::error::Error::Backend);
+                    let _ = cmd.reply.send(outcome);
+                }
                 if store.is_closed() && last_is_barrier && rx.is_empty() {
                     break;
                 }
@@ -732,6 +745,32 @@ pub(crate) fn spawn_writer(
             context: "starting the sqlite writer thread".into(),
             source,
         })?;
+    Ok(())
+}
+
+/// Rewrites the database without its free pages (SQLite's `VACUUM`), then
+/// truncates the WAL, which the rewrite filled with a copy of every page.
+fn defragment_database(conn: &Connection) -> Result<(), BackendError> {
+    let started = std::time::Instant::now();
+    // VACUUM builds the new copy as a temporary database first. This
+    // connection keeps temporary tables in memory; the copy is as large as
+    // the database, so it goes to a file instead.
+    let vacuum = conn.execute_batch("PRAGMA temp_store = FILE; VACUUM;");
+    let restored = conn.execute_batch("PRAGMA temp_store = MEMORY;");
+    vacuum.and(restored).map_err(sql_err)?;
+    // Readers still on the old pages make a full checkpoint wait or give
+    // up; either way the database is sound, and the next checkpoints
+    // finish the job.
+    let (busy, _, _): (i64, i64, i64) = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map_err(sql_err)?;
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        wal_truncated = busy == 0,
+        "defragmented the database"
+    );
     Ok(())
 }
 
