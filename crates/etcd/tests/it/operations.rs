@@ -167,11 +167,13 @@ on_both_processes!(
         => scheduled_compaction_runs_on_its_own_on_sqlite, scheduled_compaction_runs_on_its_own_on_postgres
 );
 
-/// On SQLite, defragment gives back the pages that deletes and compaction
-/// freed, keeps every live key, and leaves the revision alone.
+/// On SQLite, defragment gives back the disk space that deletes and
+/// compaction freed, keeps every live key, and lets writes sent meanwhile
+/// wait and then land, with no revision skipped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn defragment_gives_space_back_on_sqlite() {
     let p = CausewayProcess::start_sqlite(&[]).await.unwrap();
+    let file = std::path::PathBuf::from(p.datastore().strip_prefix("sqlite://").unwrap());
     let mut c = connect(&p.endpoint()).await;
     let value = vec![b'v'; 8 * 1024];
     for i in 0..500 {
@@ -203,27 +205,59 @@ async fn defragment_gives_space_back_on_sqlite() {
         before.raft_used_db_size() < before.db_size() / 4,
         "{before:?}"
     );
+    let file_before = std::fs::metadata(&file).unwrap().len();
+    // Some of it may still be in the WAL.
+    assert!(file_before > 4_000_000, "{file_before} bytes");
 
+    let mut writer = c.clone();
+    let during = tokio::spawn(async move {
+        let mut revisions = Vec::new();
+        for i in 0..100 {
+            let put = writer
+                .put(format!("during/{i:03}"), "x", None)
+                .await
+                .unwrap();
+            revisions.push(put.header().unwrap().revision());
+        }
+        revisions
+    });
     let defragmented = c.defragment().await.unwrap();
-    assert_eq!(defragmented.header().unwrap().revision(), revision);
+    let revisions = during.await.unwrap();
+    assert_eq!(
+        revisions,
+        ((revision + 1)..=(revision + 100)).collect::<Vec<_>>()
+    );
+    let at = defragmented.header().unwrap().revision();
+    assert!((revision..=revision + 100).contains(&at), "{at}");
+
     let after = c.status().await.unwrap();
     assert!(
         after.db_size() < before.db_size() / 4,
         "before {before:?}, after {after:?}"
     );
-    assert_eq!(after.header().unwrap().revision(), revision);
+    let file_after = std::fs::metadata(&file).unwrap().len();
+    assert!(
+        file_after < file_before / 4,
+        "{file_before} bytes before, {file_after} after"
+    );
     let kept = c.get("keep", None).await.unwrap();
     assert_eq!(kept.kvs()[0].value(), b"me");
-    let big = c
-        .get(
-            "big/",
-            Some(GetOptions::new().with_prefix().with_count_only()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(big.count(), 0);
+    let count = |prefix: &'static str| {
+        let mut c = c.clone();
+        async move {
+            c.get(
+                prefix,
+                Some(GetOptions::new().with_prefix().with_count_only()),
+            )
+            .await
+            .unwrap()
+            .count()
+        }
+    };
+    assert_eq!(count("big/").await, 0);
+    assert_eq!(count("during/").await, 100);
     let put = c.put("after", "defrag", None).await.unwrap();
-    assert_eq!(put.header().unwrap().revision(), revision + 1);
+    assert_eq!(put.header().unwrap().revision(), revision + 101);
 }
 
 /// PostgreSQL reclaims its own space; defragment says so, and the server

@@ -26,6 +26,12 @@ use crate::writer::{MAX_BATCH, WriteCommand, WriteOp, WriteOutcome, apply_batch}
 /// Idle read connections kept for reuse.
 const MAX_IDLE_READERS: usize = 16;
 
+/// How long a statement waits for a lock another connection holds.
+const BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// How long the checkpoint after a defragment waits for readers.
+const DEFRAGMENT_CHECKPOINT_WAIT_MS: u32 = 2_000;
+
 /// The layout this causeway reads and writes, kept in `meta.schema_version`.
 ///
 /// Version 1 kept `log` as a `WITHOUT ROWID` table keyed by `(revision,
@@ -61,6 +67,22 @@ CREATE TABLE IF NOT EXISTS lease (
     ttl INTEGER NOT NULL,
     expires_at_ms INTEGER NOT NULL
 );
+";
+
+/// Version 1's history table, created before a migration if a first start
+/// stopped before making it (version 1 wrote its meta row first).
+const LOG_V1: &str = "
+CREATE TABLE IF NOT EXISTS log (
+    revision INTEGER NOT NULL,
+    sub INTEGER NOT NULL,
+    key BLOB NOT NULL,
+    deleted INTEGER NOT NULL,
+    create_revision INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    lease INTEGER NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (revision, sub)
+) WITHOUT ROWID;
 ";
 
 /// The history. Rows are appended in `(revision, sub)` order, so the rowid
@@ -157,13 +179,13 @@ impl SqliteBackend {
     fn connect(&self) -> Result<Connection, BackendError> {
         let conn = Connection::open(&self.path).map_err(sql_err)?;
         conn.set_prepared_statement_cache_capacity(64);
-        conn.execute_batch(
+        conn.execute_batch(&format!(
             "PRAGMA synchronous = FULL;
-             PRAGMA busy_timeout = 10000;
+             PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
              PRAGMA cache_size = -65536;
              PRAGMA temp_store = MEMORY;
-             PRAGMA foreign_keys = OFF;",
-        )
+             PRAGMA foreign_keys = OFF;"
+        ))
         .map_err(sql_err)?;
         Ok(conn)
     }
@@ -456,6 +478,8 @@ fn migrate_v1(conn: &mut Connection, path: &Path) -> Result<(), BackendError> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(sql_err)?;
+    tx.execute_batch(KV_AND_LEASES).map_err(sql_err)?;
+    tx.execute_batch(LOG_V1).map_err(sql_err)?;
     let (first, last, rows): (i64, i64, i64) = tx
         .query_row(
             "SELECT coalesce(min(revision), 0), coalesce(max(revision), -1), count(*) FROM log",
@@ -467,9 +491,10 @@ fn migrate_v1(conn: &mut Connection, path: &Path) -> Result<(), BackendError> {
         database = %path.display(),
         rows,
         "migrating the database from schema version 1 to {SCHEMA_VERSION}; \
-         it is rewritten in one transaction and needs free disk space for a second copy of the history"
+         it is rewritten in one transaction, which needs free disk space for the new history \
+         and as much again for the write-ahead log"
     );
-    tx.execute_batch("ALTER TABLE log RENAME TO log_v1; DROP INDEX log_key;")
+    tx.execute_batch("ALTER TABLE log RENAME TO log_v1; DROP INDEX IF EXISTS log_key;")
         .map_err(sql_err)?;
     tx.execute_batch(LOG).map_err(sql_err)?;
     let started = std::time::Instant::now();
@@ -498,6 +523,10 @@ fn migrate_v1(conn: &mut Connection, path: &Path) -> Result<(), BackendError> {
     )
     .map_err(sql_err)?;
     tx.commit().map_err(sql_err)?;
+    // The WAL now holds the whole new history; nothing else has the
+    // database open yet, so it can be emptied and cut back at once.
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .map_err(sql_err)?;
     tracing::info!(
         database = %path.display(),
         rows,
@@ -701,8 +730,13 @@ pub(crate) fn spawn_writer(
     let mut conn = b.connect()?;
     // SQLite walks the whole page cache at every commit, so a large cache
     // costs the writer more than it saves; readers keep theirs.
-    conn.execute_batch("PRAGMA cache_size = -8192;")
-        .map_err(sql_err)?;
+    // A burst of writes or a defragment can grow the WAL to hundreds of
+    // megabytes; once a checkpoint has emptied it, cut the file back.
+    conn.execute_batch(
+        "PRAGMA cache_size = -8192;
+         PRAGMA journal_size_limit = 67108864;",
+    )
+    .map_err(sql_err)?;
     std::thread::Builder::new()
         .name("causeway-sqlite-writer".into())
         .spawn(move || {
@@ -758,13 +792,22 @@ fn defragment_database(conn: &Connection) -> Result<(), BackendError> {
     let vacuum = conn.execute_batch("PRAGMA temp_store = FILE; VACUUM;");
     let restored = conn.execute_batch("PRAGMA temp_store = MEMORY;");
     vacuum.and(restored).map_err(sql_err)?;
-    // Readers still on the old pages make a full checkpoint wait or give
-    // up; either way the database is sound, and the next checkpoints
-    // finish the job.
-    let (busy, _, _): (i64, i64, i64) = conn
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+    // The file shrinks only when a full checkpoint copies the rewritten
+    // pages back, and that waits for readers still on the old pages. Reads
+    // are short, but writes queue behind this thread, so it waits for them
+    // a little, not the usual busy timeout. If one is still in the way, the
+    // space comes back at a later checkpoint (the next one after the WAL
+    // reaches its automatic size, or at shutdown).
+    conn.execute_batch(&format!(
+        "PRAGMA busy_timeout = {DEFRAGMENT_CHECKPOINT_WAIT_MS};"
+    ))
+    .map_err(sql_err)?;
+    let checkpoint = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    });
+    let restored = conn.execute_batch(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"));
+    let busy = checkpoint
+        .and_then(|b| restored.map(|()| b))
         .map_err(sql_err)?;
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
@@ -1028,10 +1071,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         v1_database(&path);
-        // A table in the way of the rename makes the migration fail part-way.
+        // An index in the way of the new ones makes the migration fail at
+        // its end, after the history was copied and the old table dropped.
         Connection::open(&path)
             .unwrap()
-            .execute_batch("CREATE TABLE log_v1 (x INTEGER);")
+            .execute_batch("CREATE TABLE x (y INTEGER); CREATE INDEX log_revision ON x (y);")
             .unwrap();
         let err = SqliteBackend::open(&path).unwrap_err();
         assert!(matches!(err, BackendError::Sqlite(_)), "{err:?}");
@@ -1042,12 +1086,86 @@ mod tests {
             .unwrap();
         assert_eq!(rows, 8);
         assert!(log_sql(&path).contains("WITHOUT ROWID"));
-        conn.execute_batch("DROP TABLE log_v1;").unwrap();
+        conn.execute_batch("DROP TABLE x;").unwrap();
         drop(conn);
         // With the obstacle gone, the next start migrates.
         let b = Arc::new(SqliteBackend::open(&path).unwrap());
         assert_eq!(schema_version(&path), 2);
         assert_eq!(history(&mut b.reader().unwrap(), 1, 7, 100).len(), 8);
+    }
+
+    #[test]
+    fn a_version_1_database_whose_first_start_stopped_early_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        // Version 1 wrote its meta row before its tables.
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(&SCHEMA_V1[..SCHEMA_V1.find("CREATE TABLE kv").unwrap()])
+            .unwrap();
+        let b = Arc::new(SqliteBackend::open(&path).unwrap());
+        assert_eq!(schema_version(&path), 2);
+        assert_eq!(block_on(b.reader().unwrap().revisions()).unwrap(), (1, -1));
+    }
+
+    #[test]
+    fn defragment_gives_pages_back_while_a_reader_keeps_its_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let b = Arc::new(SqliteBackend::open(&path).unwrap());
+        let mut conn = b.connect().unwrap();
+        let value = Bytes::from(vec![b'v'; 4000]);
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let mut w = SqliteWriter { conn: &mut conn };
+        for i in 0..300 {
+            let kv = KeyValue {
+                key: Bytes::from(format!("k{i:03}")),
+                create_revision: i + 2,
+                mod_revision: i + 2,
+                version: 1,
+                lease: 0,
+                value: value.clone(),
+            };
+            block_on(w.put(&kv, 0)).unwrap();
+        }
+        block_on(w.set_revisions(301, -1)).unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+        // Drop all but one key, and all history but the last revision.
+        conn.execute_batch(
+            "DELETE FROM kv WHERE key <> x'6b323939';
+             DELETE FROM log WHERE revision < 301;",
+        )
+        .unwrap();
+        let pages =
+            |c: &Connection| -> i64 { c.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap() };
+        let before = pages(&conn);
+
+        // A reader in the middle of a read transaction.
+        let mut reader = b.reader().unwrap();
+        assert_eq!(keys_at(&mut reader, None), ["k299"]);
+        defragment_database(&conn).unwrap();
+        assert!(
+            pages(&conn) < before / 4,
+            "{} pages of {before}",
+            pages(&conn)
+        );
+        assert_eq!(keys_at(&mut reader, None), ["k299"]);
+        drop(reader);
+        let mut r = b.reader().unwrap();
+        let kv = block_on(r.range(
+            &KeyRange::Single(Bytes::from_static(b"k299")),
+            None,
+            0,
+            false,
+        ))
+        .unwrap();
+        assert_eq!(kv[0].value, value);
+        assert_eq!(history(&mut r, 301, 301, 10), ["301 k299 put"]);
+        // The busy timeout is back for the writes that follow.
+        let timeout: i64 = conn
+            .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(timeout, i64::from(BUSY_TIMEOUT_MS));
     }
 
     #[test]
