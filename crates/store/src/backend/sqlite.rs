@@ -69,26 +69,8 @@ CREATE TABLE IF NOT EXISTS lease (
 );
 ";
 
-/// Version 1's history table, created before a migration if a first start
-/// stopped before making it (version 1 wrote its meta row first).
-const LOG_V1: &str = "
-CREATE TABLE IF NOT EXISTS log (
-    revision INTEGER NOT NULL,
-    sub INTEGER NOT NULL,
-    key BLOB NOT NULL,
-    deleted INTEGER NOT NULL,
-    create_revision INTEGER NOT NULL,
-    version INTEGER NOT NULL,
-    lease INTEGER NOT NULL,
-    value BLOB NOT NULL,
-    PRIMARY KEY (revision, sub)
-) WITHOUT ROWID;
-";
-
-/// The history. Rows are appended in `(revision, sub)` order, so the rowid
-/// follows that order too and new rows always go to the end of the table.
-const LOG: &str = "
-CREATE TABLE log (
+/// The history's columns, the same in both schema versions.
+const LOG_COLUMNS: &str = "
     revision INTEGER NOT NULL,
     sub INTEGER NOT NULL,
     key BLOB NOT NULL,
@@ -97,8 +79,21 @@ CREATE TABLE log (
     version INTEGER NOT NULL,
     lease INTEGER NOT NULL,
     value BLOB NOT NULL
-);
 ";
+
+/// The history. Rows are appended in `(revision, sub)` order, so the rowid
+/// follows that order too and new rows always go to the end of the table.
+fn log_table() -> String {
+    format!("CREATE TABLE log ({LOG_COLUMNS});")
+}
+
+/// Version 1's history table, created before a migration if a first start
+/// stopped before making it (version 1 wrote its meta row first).
+fn log_table_v1() -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS log ({LOG_COLUMNS}, PRIMARY KEY (revision, sub)) WITHOUT ROWID;"
+    )
+}
 
 /// The history's indexes. `log_key` carries `sub` so that the reads at a
 /// past revision and compaction, which order one key's rows by `(revision,
@@ -461,7 +456,7 @@ fn create(conn: &mut Connection) -> Result<(), BackendError> {
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(sql_err)?;
     tx.execute_batch(KV_AND_LEASES).map_err(sql_err)?;
-    tx.execute_batch(LOG).map_err(sql_err)?;
+    tx.execute_batch(&log_table()).map_err(sql_err)?;
     tx.execute_batch(LOG_INDEXES).map_err(sql_err)?;
     tx.execute(
         "INSERT INTO meta (id, revision, compact_revision, schema_version) VALUES (1, 1, -1, ?1)",
@@ -479,7 +474,7 @@ fn migrate_v1(conn: &mut Connection, path: &Path) -> Result<(), BackendError> {
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(sql_err)?;
     tx.execute_batch(KV_AND_LEASES).map_err(sql_err)?;
-    tx.execute_batch(LOG_V1).map_err(sql_err)?;
+    tx.execute_batch(&log_table_v1()).map_err(sql_err)?;
     let (first, last, rows): (i64, i64, i64) = tx
         .query_row(
             "SELECT coalesce(min(revision), 0), coalesce(max(revision), -1), count(*) FROM log",
@@ -496,7 +491,7 @@ fn migrate_v1(conn: &mut Connection, path: &Path) -> Result<(), BackendError> {
     );
     tx.execute_batch("ALTER TABLE log RENAME TO log_v1; DROP INDEX IF EXISTS log_key;")
         .map_err(sql_err)?;
-    tx.execute_batch(LOG).map_err(sql_err)?;
+    tx.execute_batch(&log_table()).map_err(sql_err)?;
     let started = std::time::Instant::now();
     let mut reported = started;
     let mut from = first;
