@@ -8,9 +8,14 @@
 //! `causeway-bench apiserver` benchmarks `causeway apiserver` instead: it
 //! starts the binary on the embedded SQLite store and drives it over HTTPS
 //! (see `api`).
+//!
+//! `causeway-bench check-perf-ceiling` runs `etcdctl check perf` against a
+//! minimal server in this process, to show what this machine can reach at
+//! all (see `ceiling`).
 
 mod api;
 mod big;
+mod ceiling;
 mod proc;
 mod soak;
 
@@ -48,6 +53,11 @@ enum Command {
     /// get and update latency, a 10,000-object list, 1,000 watchers, and
     /// memory with 100,000 objects.
     Apiserver(api::Args),
+    /// Run `etcdctl check perf` against a minimal etcd v3 server in this
+    /// process that stores nothing: one whose puts are answered at once, and
+    /// one whose puts wait for a group commit with `fdatasync`. The ceiling
+    /// of any server on this machine.
+    CheckPerfCeiling(ceiling::Args),
 }
 
 /// The etcd v3 benchmark's flags (when no subcommand is given).
@@ -211,12 +221,14 @@ struct Target {
     peer: Option<(String, Client)>,
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Apiserver(args)) => api::run(args).await,
-        None => etcd_main(cli.etcd).await,
+        // No runtime here: its server's runtime is the only one in the
+        // process, so that its threads' CPU time is the server's alone.
+        Some(Command::CheckPerfCeiling(args)) => ceiling::run(args),
+        Some(Command::Apiserver(args)) => tokio::runtime::Runtime::new()?.block_on(api::run(args)),
+        None => tokio::runtime::Runtime::new()?.block_on(etcd_main(cli.etcd)),
     }
 }
 
