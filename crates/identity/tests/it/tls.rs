@@ -600,20 +600,21 @@ async fn an_https_web_serving_certificate_reloads_for_new_handshakes_only() {
     }
 
     // A corrupt certificate, then a certificate whose key is elsewhere: each is reported
-    // once and the current certificate stays.
-    std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nnot base64\n").unwrap();
+    // once and the current certificate stays. Each file is replaced whole (a rename), so
+    // that the reloader's poll never sees it half-written and each step is one event.
+    replace(&cert, "-----BEGIN CERTIFICATE-----\nnot base64\n");
     let err = next(&mut events).await.unwrap_err();
     assert!(err.contains("web.crt"), "{err}");
     assert_eq!(served(&connect().await), "/web/two");
     let three = web("/web/three");
-    std::fs::write(&cert, pem::encode_certs(three.chain())).unwrap();
+    replace(&cert, pem::encode_certs(three.chain()));
     let err = next(&mut events).await.unwrap_err();
     assert!(err.contains("does not match"), "{err}");
     assert_eq!(served(&connect().await), "/web/two");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(events.try_recv().is_err(), "a bad pair is reported once");
     // Its key arriving completes the pair.
-    std::fs::write(&key, three.key_pem()).unwrap();
+    replace(&key, three.key_pem());
     let ok = next(&mut events).await;
     assert_eq!(ok, Ok(()));
     assert_eq!(served(&connect().await), "/web/three");
@@ -621,4 +622,12 @@ async fn an_https_web_serving_certificate_reloads_for_new_handshakes_only() {
     watch.abort();
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
+}
+
+/// Replaces `path` whole, as certificate rotation tools do: the new contents go to a
+/// sibling file, which is then renamed over it.
+fn replace(path: &std::path::Path, contents: impl AsRef<[u8]>) {
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, contents).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
 }
