@@ -29,6 +29,9 @@ const MAX_IDLE_READERS: usize = 16;
 /// How long a statement waits for a lock another connection holds.
 const BUSY_TIMEOUT_MS: u32 = 10_000;
 
+/// Where connections keep temporary tables and indexes.
+const TEMP_STORE: &str = "MEMORY";
+
 /// How long the checkpoint after a defragment waits for readers.
 const DEFRAGMENT_CHECKPOINT_WAIT_MS: u32 = 2_000;
 
@@ -178,7 +181,7 @@ impl SqliteBackend {
             "PRAGMA synchronous = FULL;
              PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
              PRAGMA cache_size = -65536;
-             PRAGMA temp_store = MEMORY;
+             PRAGMA temp_store = {TEMP_STORE};
              PRAGMA foreign_keys = OFF;"
         ))
         .map_err(sql_err)?;
@@ -526,7 +529,7 @@ fn migrate_v1(conn: &mut Connection, path: &Path) -> Result<(), BackendError> {
         database = %path.display(),
         rows,
         seconds = started.elapsed().as_secs_f64(),
-        "migrated to schema version {SCHEMA_VERSION}; the old history's pages are reused by new writes"
+        "migrated to schema version {SCHEMA_VERSION}; new writes reuse the old history's pages, and `etcdctl defrag` gives them back to the disk"
     );
     Ok(())
 }
@@ -784,32 +787,48 @@ fn defragment_database(conn: &Connection) -> Result<(), BackendError> {
     // VACUUM builds the new copy as a temporary database first. This
     // connection keeps temporary tables in memory; the copy is as large as
     // the database, so it goes to a file instead.
-    let vacuum = conn.execute_batch("PRAGMA temp_store = FILE; VACUUM;");
-    let restored = conn.execute_batch("PRAGMA temp_store = MEMORY;");
-    vacuum.and(restored).map_err(sql_err)?;
+    with_pragma(conn, "temp_store", "FILE", TEMP_STORE, || {
+        conn.execute_batch("VACUUM;")
+    })?;
     // The file shrinks only when a full checkpoint copies the rewritten
     // pages back, and that waits for readers still on the old pages. Reads
     // are short, but writes queue behind this thread, so it waits for them
     // a little, not the usual busy timeout. If one is still in the way, the
     // space comes back at a later checkpoint (the next one after the WAL
     // reaches its automatic size, or at shutdown).
-    conn.execute_batch(&format!(
-        "PRAGMA busy_timeout = {DEFRAGMENT_CHECKPOINT_WAIT_MS};"
-    ))
-    .map_err(sql_err)?;
-    let checkpoint = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-        r.get::<_, i64>(0)
-    });
-    let restored = conn.execute_batch(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"));
-    let busy = checkpoint
-        .and_then(|b| restored.map(|()| b))
-        .map_err(sql_err)?;
+    let busy = with_pragma(
+        conn,
+        "busy_timeout",
+        DEFRAGMENT_CHECKPOINT_WAIT_MS,
+        BUSY_TIMEOUT_MS,
+        || {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        },
+    )?;
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         wal_truncated = busy == 0,
         "defragmented the database"
     );
     Ok(())
+}
+
+/// Runs `f` with `pragma` set to `value`, then sets it back to `normal`
+/// (what `connect` gives every connection), whether `f` failed or not.
+fn with_pragma<T>(
+    conn: &Connection,
+    pragma: &str,
+    value: impl std::fmt::Display,
+    normal: impl std::fmt::Display,
+    f: impl FnOnce() -> rusqlite::Result<T>,
+) -> Result<T, BackendError> {
+    conn.execute_batch(&format!("PRAGMA {pragma} = {value};"))
+        .map_err(sql_err)?;
+    let outcome = f();
+    let restored = conn.execute_batch(&format!("PRAGMA {pragma} = {normal};"));
+    outcome.and_then(|v| restored.map(|()| v)).map_err(sql_err)
 }
 
 fn run_batch(
