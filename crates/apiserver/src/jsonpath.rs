@@ -1132,8 +1132,9 @@ fn compare(op: &str, a: &Value, b: &Value) -> Result<bool, JsonPathError> {
     }
 }
 
-/// Go's name of the type a JSON value decodes to in an unstructured object.
-fn go_type(v: &Value) -> &'static str {
+/// Go's name of the type a JSON value decodes to in an unstructured object
+/// (null: the declared `interface {}`).
+pub(crate) fn go_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "interface {}",
         Value::Bool(_) => "bool",

@@ -444,17 +444,13 @@ fn accessor_error(fields: &[&str], value: &Value, expected: &str) -> String {
     )
 }
 
-/// Go's `%T` of the value kube's JSON decoding makes of `v` (`<nil>` for
-/// null: a nil interface has no type).
+/// Go's `%T` of the value kube's JSON decoding makes of `v`: `<nil>` for
+/// null, since a nil interface has no type, and otherwise the type JSONPath
+/// names too.
 fn go_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "<nil>",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_i64() => "int64",
-        Value::Number(_) => "float64",
-        Value::String(_) => "string",
-        Value::Array(_) => "[]interface {}",
-        Value::Object(_) => "map[string]interface {}",
+        other => crate::jsonpath::go_type(other),
     }
 }
 
